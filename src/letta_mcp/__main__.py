@@ -1,0 +1,3 @@
+from letta_mcp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,270 @@
+"""Domain models shared by every layer.
+
+Data crosses layer boundaries as these pydantic objects, never as SQL rows, wire dicts or
+provider payloads. `store/` builds them from rows, `llm/` translates them to and from each
+provider's wire format, `runtime/` and `service.py` reason about them, `server/` shapes them
+into MCP results.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (every stored timestamp is UTC)."""
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """An application-generated id such as ``agent-5f0c…`` (ids never come from the database)."""
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=False, extra="forbid")
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+class Block(_Model):
+    """A memory block: a labelled, size-limited piece of text rendered into the system message."""
+
+    id: str
+    label: str
+    value: str = ""
+    limit: int
+    description: str | None = None
+    read_only: bool = False
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+
+
+class BlockHistoryEntry(_Model):
+    """One recorded version of a block, written on every change."""
+
+    id: str
+    block_id: str
+    version: int
+    label: str
+    value: str
+    limit: int
+    description: str | None
+    actor: str  # "agent:<agent_id>" for the agent's own tools, "user" for MCP clients
+    reason: str  # the tool or operation that made the change, e.g. "memory_replace"
+    created_at: datetime
+
+
+# --- agents and templates ----------------------------------------------------------------------
+
+
+class Agent(_Model):
+    """A stateful agent's configuration (its memory and history live in their own rows)."""
+
+    id: str
+    name: str
+    system: str
+    model: str
+    tools: list[str]
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    max_steps: int = 50
+    created_at: datetime
+    updated_at: datetime
+
+
+class BlockSpec(_Model):
+    """A block as configured in a template or a create request (no id, no history)."""
+
+    label: str
+    value: str = ""
+    limit: int | None = None
+    description: str | None = None
+    read_only: bool = False
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Template(_Model):
+    """A named agent configuration from which new agents start (blocks are copied, not shared)."""
+
+    id: str
+    name: str
+    description: str | None = None
+    system: str
+    model: str
+    tools: list[str]
+    tags: list[str] = Field(default_factory=list)
+    blocks: list[BlockSpec]
+    max_steps: int = 50
+    created_at: datetime
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    system = "system"
+    user = "user"
+    assistant = "assistant"
+    tool = "tool"
+
+
+class ToolCall(_Model):
+    """A tool call as the model produced it; ``arguments`` is the raw JSON text, possibly invalid."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class Message(_Model):
+    """One message of an agent's perpetual history (recall memory).
+
+    ``seq`` orders an agent's messages; the system message has seq 0. ``in_context`` marks the
+    rows that form the current context window.
+    """
+
+    id: str
+    agent_id: str
+    seq: int
+    role: Role
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    run_id: str | None = None
+    step_id: str | None = None
+    in_context: bool = True
+    created_at: datetime
+
+
+# --- model calls -------------------------------------------------------------------------------
+
+
+class Usage(_Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class ToolSchema(_Model):
+    """A tool offered to the model: name, description and JSON-schema parameters."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class ChatMessage(_Model):
+    """A provider-neutral chat message as sent to a model."""
+
+    role: Role
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class ModelRequest(_Model):
+    """Everything one LLM call needs. ``model`` is the provider's own model name (no prefix)."""
+
+    model: str
+    messages: list[ChatMessage]
+    tools: list[ToolSchema] = Field(default_factory=list)
+    tool_choice: Literal["auto", "required", "none"] | str = "auto"
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+class ModelResponse(_Model):
+    """What a model answered: text, tool calls or both, and what it cost."""
+
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    model: str | None = None
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+class StopReason(StrEnum):
+    """Why a run ended (Letta's names)."""
+
+    end_turn = "end_turn"
+    max_steps = "max_steps"
+    max_tokens_exceeded = "max_tokens_exceeded"
+    tool_rule = "tool_rule"
+    llm_api_error = "llm_api_error"
+    invalid_llm_response = "invalid_llm_response"
+    invalid_tool_call = "invalid_tool_call"
+    no_tool_call = "no_tool_call"
+    cancelled = "cancelled"
+    requires_approval = "requires_approval"
+    context_window_overflow_in_system_prompt = "context_window_overflow_in_system_prompt"
+    error = "error"
+
+    @property
+    def run_status(self) -> RunStatus:
+        if self in (StopReason.end_turn, StopReason.max_steps, StopReason.tool_rule,
+                    StopReason.requires_approval):
+            return RunStatus.completed
+        if self is StopReason.cancelled:
+            return RunStatus.cancelled
+        return RunStatus.failed
+
+
+class RunStatus(StrEnum):
+    created = "created"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    interrupted = "interrupted"
+
+
+class Run(_Model):
+    """One ``send_message`` call: from the accepted input to the stop reason."""
+
+    id: str
+    agent_id: str
+    status: RunStatus
+    stop_reason: StopReason | None = None
+    usage: Usage = Field(default_factory=Usage)
+    step_count: int = 0
+    error: str | None = None
+    created_at: datetime
+    completed_at: datetime | None = None
+
+
+class Step(_Model):
+    """One LLM call within a run, with its token usage."""
+
+    id: str
+    run_id: str
+    agent_id: str
+    index: int
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str | None = None
+    error: str | None = None
+    created_at: datetime

@@ -1,0 +1,212 @@
+"""The agent step loop (Letta V3 semantics).
+
+One turn = one run. The accepted input is committed first, so it is never lost. Then each step is
+one LLM call with the compiled context and the agent's tools:
+
+- tool calls → execute them, append their results, step again;
+- plain text → that is the reply, the turn ends (``end_turn``, or ``max_tokens_exceeded`` when the
+  model was cut off);
+- ``max_steps`` LLM calls without a reply → ``max_steps``.
+
+Each step commits atomically (assistant message, tool results, block edits, system message
+rebuild, step record, run totals) in one write transaction; the LLM call happens outside any
+transaction. Only in-context rows are read per step, so cost does not grow with history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from letta_mcp.llm.errors import LLMError
+from letta_mcp.llm.registry import ProviderRegistry
+from letta_mcp.models import (
+    Agent,
+    ChatMessage,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    Role,
+    Run,
+    RunStatus,
+    Step,
+    StopReason,
+    new_id,
+    utcnow,
+)
+from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_content
+from letta_mcp.runtime.tool_schemas import tool_schema
+from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
+from letta_mcp.store import Queries, Store
+
+# A model that keeps producing unusable tool calls is not going to recover; stop before max_steps.
+MAX_CONSECUTIVE_INVALID_CALLS = 3
+
+
+@dataclass
+class TurnResult:
+    """What a turn produced: the run, the messages it added (input first) and the reply text."""
+
+    run: Run
+    messages: list[Message] = field(default_factory=list)
+    reply: str | None = None
+
+
+class AgentLoop:
+    """Runs turns. The caller holds the agent's lock (`Store.agent_lock`) for the whole turn."""
+
+    def __init__(self, store: Store, providers: ProviderRegistry, *, default_block_limit: int) -> None:
+        self._store = store
+        self._providers = providers
+        self._default_block_limit = default_block_limit
+
+    async def run_turn(
+        self, agent_id: str, content: str, *, role: Role = Role.user, max_steps: int | None = None
+    ) -> TurnResult:
+        now = utcnow()
+        async with self._store.write() as q:
+            agent = await q.agents.get(agent_id)
+            if agent is None:
+                raise LookupError(agent_id)
+            run = Run(id=new_id("run"), agent_id=agent_id, status=RunStatus.running, created_at=now)
+            await q.runs.insert(run)
+            seq = await q.messages.next_seq(agent_id)
+            incoming = Message(
+                id=new_id("message"), agent_id=agent_id, seq=seq, role=role, content=content,
+                run_id=run.id, created_at=now,
+            )
+            await q.messages.insert([incoming])
+            await refresh_system_message(q, agent, now)
+        result = TurnResult(run=run, messages=[incoming])
+        limit = max_steps or agent.max_steps
+        invalid_streak = 0
+        for index in range(limit):
+            stop, invalid = await self._step(agent, result, index, last_step=index == limit - 1)
+            invalid_streak = invalid_streak + 1 if invalid else 0
+            if stop is None and invalid_streak >= MAX_CONSECUTIVE_INVALID_CALLS:
+                stop = StopReason.invalid_tool_call
+                result.run.error = (
+                    f"The model made {invalid_streak} invalid tool calls in a row (unknown tool or "
+                    "malformed arguments); the turn was stopped."
+                )
+                await self._finish(result.run, stop)
+            if stop is not None:
+                break
+        return result
+
+    async def _step(self, agent: Agent, result: TurnResult, index: int, *, last_step: bool
+                    ) -> tuple[StopReason | None, bool]:
+        """One LLM call and its consequences. Returns (stop reason if the turn ended, invalid call?)."""
+        run = result.run
+        async with self._store.read() as q:
+            context = await q.messages.in_context(agent.id)
+        started = utcnow()
+        try:
+            provider, model = self._providers.resolve(agent.model)
+            response = await provider.complete(
+                ModelRequest(
+                    model=model,
+                    messages=[to_chat(m) for m in context],
+                    tools=[tool_schema(name) for name in agent.tools],
+                )
+            )
+        except LLMError as e:
+            run.error = str(e)
+            await self._finish(run, StopReason.llm_api_error, failed_step=Step(
+                id=new_id("step"), run_id=run.id, agent_id=agent.id, index=index, model=agent.model,
+                error=f"{type(e).__name__}: {e}", created_at=started,
+            ))
+            return StopReason.llm_api_error, False
+
+        step = Step(
+            id=new_id("step"), run_id=run.id, agent_id=agent.id, index=index, model=agent.model,
+            usage=response.usage, finish_reason=response.finish_reason, created_at=started,
+        )
+        run.usage = run.usage + response.usage
+        run.step_count += 1
+        if not response.tool_calls and not (response.content or "").strip():
+            run.error = "The model returned an empty response (no text and no tool call)."
+            await self._finish(run, StopReason.invalid_llm_response, failed_step=step)
+            return StopReason.invalid_llm_response, False
+
+        async with self._store.write() as q:
+            await q.runs.insert_step(step)
+            now = utcnow()
+            seq = await q.messages.next_seq(agent.id)
+            assistant = Message(
+                id=new_id("message"), agent_id=agent.id, seq=seq, role=Role.assistant,
+                content=response.content, reasoning=response.reasoning, tool_calls=response.tool_calls,
+                run_id=run.id, step_id=step.id, created_at=now,
+            )
+            added = [assistant]
+            outcomes: list[ToolOutcome] = []
+            ctx = ToolContext(agent=agent, q=q, run_id=run.id, default_block_limit=self._default_block_limit)
+            for call in response.tool_calls:
+                outcome = await execute_tool(ctx, call)
+                outcomes.append(outcome)
+                seq += 1
+                added.append(Message(
+                    id=new_id("message"), agent_id=agent.id, seq=seq, role=Role.tool,
+                    content=outcome.envelope(now), tool_call_id=call.id, tool_name=call.name,
+                    run_id=run.id, step_id=step.id, created_at=now,
+                ))
+            await q.messages.insert(added)
+            if ctx.blocks_changed:
+                await refresh_system_message(q, agent, now)
+
+            stop = _stop_reason(response, outcomes, last_step=last_step)
+            if stop is not None:
+                _close(run, stop)
+                if not response.tool_calls:
+                    result.reply = response.content
+            await q.runs.update(run)
+        result.messages.extend(added)
+        invalid = bool(outcomes) and all(o.invalid_call for o in outcomes)
+        return stop, invalid
+
+    async def _finish(self, run: Run, stop: StopReason, *, failed_step: Step | None = None) -> None:
+        _close(run, stop)
+        async with self._store.write() as q:
+            if failed_step is not None:
+                await q.runs.insert_step(failed_step)
+            await q.runs.update(run)
+
+
+def _stop_reason(response: ModelResponse, outcomes: list[ToolOutcome], *, last_step: bool) -> StopReason | None:
+    if not response.tool_calls:
+        return StopReason.max_tokens_exceeded if response.finish_reason == "length" else StopReason.end_turn
+    if any(o.terminal and o.ok for o in outcomes):
+        return StopReason.end_turn
+    return StopReason.max_steps if last_step else None
+
+
+def _close(run: Run, stop: StopReason) -> None:
+    run.stop_reason = stop
+    run.status = stop.run_status
+    run.completed_at = utcnow()
+
+
+async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> None:
+    """Recompile the system message (seq 0) from the current blocks; rewrite it only if it changed."""
+    system = await q.messages.page(agent.id, after_seq=-1, limit=1, newest_first=False)
+    total, in_context = await q.messages.counts(agent.id)
+    blocks = await q.blocks.for_agent(agent.id)
+    compiled = compile_system_message(
+        agent.system, agent.id, blocks, MemoryStats(previous_messages=total - in_context), now
+    )
+    if not system:
+        await q.messages.insert([Message(
+            id=new_id("message"), agent_id=agent.id, seq=0, role=Role.system, content=compiled, created_at=now,
+        )])
+    elif not same_content(system[0].content or "", compiled):
+        await q.messages.update_content(system[0].id, compiled)
+
+
+def to_chat(message: Message) -> ChatMessage:
+    return ChatMessage(
+        role=message.role,
+        content=message.content,
+        tool_calls=message.tool_calls,
+        tool_call_id=message.tool_call_id,
+        name=message.tool_name if message.role is Role.tool else None,
+    )

@@ -1,0 +1,260 @@
+"""Executing the built-in agent tools.
+
+A tool call runs inside the step's write transaction: memory tools read the block's current row
+and write the new value in the same ``BEGIN IMMEDIATE`` transaction, so an edit made by another
+process a moment earlier is never overwritten. Every outcome is a `ToolOutcome` whose message is
+what the model reads inside Letta's envelope ``{"status", "message", "time"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from letta_mcp.models import Agent, Block, Role, ToolCall, new_id, utcnow
+from letta_mcp.runtime import block_edits
+from letta_mcp.runtime.block_edits import MemoryEditError
+from letta_mcp.runtime.blocks import create_block, save_block
+from letta_mcp.runtime.memory import format_time
+from letta_mcp.runtime.tool_schemas import CONVERSATION_SEARCH_DEFAULT_LIMIT
+from letta_mcp.store import Queries
+
+FUNCTION_RETURN_CHAR_LIMIT = 50_000
+# Search results are exempt from truncation, as in Letta: the model asked for them, and a limit
+# parameter already bounds their size.
+_UNTRUNCATED = frozenset({"conversation_search"})
+_SEARCH_ROLES = (Role.user, Role.assistant)
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: the agent, the open write transaction, and the current step."""
+
+    agent: Agent
+    q: Queries
+    run_id: str
+    default_block_limit: int
+    blocks_changed: bool = field(default=False)
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    ok: bool
+    message: str
+    terminal: bool = False
+    invalid_call: bool = False  # unknown tool or unparseable arguments (the model's mistake)
+
+    def envelope(self, now: datetime | None = None) -> str:
+        """Letta's tool-return package, the JSON text the model reads as the tool result."""
+        return json.dumps(
+            {
+                "status": "OK" if self.ok else "Failed",
+                "message": self.message,
+                "time": format_time(now or utcnow()),
+            },
+            ensure_ascii=False,
+        )
+
+
+class _ToolFailure(Exception):
+    """A failure to report to the model verbatim."""
+
+
+Handler = Callable[..., Awaitable[str]]
+
+
+async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
+    """Run one tool call; never raises for the model's mistakes (they become failed outcomes)."""
+    if call.name not in ctx.agent.tools or call.name not in _HANDLERS:
+        available = ", ".join(t for t in ctx.agent.tools if t in _HANDLERS)
+        return ToolOutcome(
+            False, f"Tool not found: {call.name!r}. Available tools: {available}.", invalid_call=True
+        )
+    try:
+        args = json.loads(call.arguments) if call.arguments.strip() else {}
+    except json.JSONDecodeError as e:
+        return ToolOutcome(
+            False,
+            f"Error parsing arguments of {call.name}: {e.msg} (line {e.lineno}, column {e.colno}). "
+            "Arguments must be one JSON object matching the tool's schema; call the tool again.",
+            invalid_call=True,
+        )
+    if not isinstance(args, dict):
+        return ToolOutcome(
+            False, f"Arguments of {call.name} must be a JSON object, not {type(args).__name__}.",
+            invalid_call=True,
+        )
+    # Models often send null for an optional parameter; treat it as absent.
+    args = {k: v for k, v in args.items() if v is not None}
+    try:
+        message = await _HANDLERS[call.name](ctx, **args)
+    except (MemoryEditError, _ToolFailure) as e:
+        return ToolOutcome(False, str(e))
+    except (TypeError, ValueError) as e:
+        text = f"Error executing function {call.name}: {type(e).__name__}: {e}"
+        return ToolOutcome(False, text[:1000])
+    if len(message) > FUNCTION_RETURN_CHAR_LIMIT and call.name not in _UNTRUNCATED:
+        message = (
+            message[:FUNCTION_RETURN_CHAR_LIMIT]
+            + f"... [NOTE: function output was truncated since it exceeded the character limit"
+            f" ({len(message)} > {FUNCTION_RETURN_CHAR_LIMIT})]"
+        )
+    return ToolOutcome(True, message, terminal=call.name == "memory_finish_edits")
+
+
+# --- memory tools -------------------------------------------------------------------------------
+
+
+async def _editable_block(ctx: ToolContext, label: str) -> Block:
+    block = await ctx.q.blocks.by_label(ctx.agent.id, label)
+    if block is None:
+        labels = [b.label for b in await ctx.q.blocks.for_agent(ctx.agent.id)]
+        raise _ToolFailure(
+            f"Block field {label} does not exist (available sections = {', '.join(labels)})"
+        )
+    if block.read_only:
+        raise _ToolFailure(block_edits.READ_ONLY_ERROR)
+    return block
+
+
+async def _save(ctx: ToolContext, block: Block, value: str, reason: str) -> Block:
+    updated = await save_block(ctx.q, block, {"value": value}, actor=f"agent:{ctx.agent.id}", reason=reason)
+    ctx.blocks_changed = True
+    return updated
+
+
+def _edited_message(label: str) -> str:
+    return (
+        f"The core memory block with label `{label}` has been successfully edited. Review the changes "
+        "and make sure they are as expected (correct indentation, no duplicate lines, etc). Edit the "
+        "memory block again if necessary."
+    )
+
+
+async def _core_memory_append(ctx: ToolContext, label: str, content: str) -> str:
+    block = await _editable_block(ctx, label)
+    updated = await _save(ctx, block, block_edits.core_memory_append(block.value, content), "core_memory_append")
+    return updated.value
+
+
+async def _core_memory_replace(ctx: ToolContext, label: str, old_content: str, new_content: str) -> str:
+    block = await _editable_block(ctx, label)
+    value = block_edits.core_memory_replace(block.value, old_content, new_content, label=label)
+    updated = await _save(ctx, block, value, "core_memory_replace")
+    return updated.value
+
+
+async def _memory_replace(ctx: ToolContext, label: str, old_string: str, new_string: str) -> str:
+    block = await _editable_block(ctx, label)
+    value = block_edits.memory_replace(block.value, old_string, new_string, label=label)
+    await _save(ctx, block, value, "memory_replace")
+    return _edited_message(label)
+
+
+async def _memory_insert(ctx: ToolContext, label: str, new_string: str, insert_line: int = -1) -> str:
+    block = await _editable_block(ctx, label)
+    value = block_edits.memory_insert(block.value, new_string, insert_line, label=label)
+    await _save(ctx, block, value, "memory_insert")
+    return _edited_message(label)
+
+
+async def _memory_rethink(ctx: ToolContext, label: str, new_memory: str) -> str:
+    block = await ctx.q.blocks.by_label(ctx.agent.id, label)
+    if block is None:
+        # As in Letta, rethinking a block that does not exist creates it.
+        now = utcnow()
+        new_block = Block(
+            id=new_id("block"), label=label, value=block_edits.memory_rethink(new_memory),
+            limit=ctx.default_block_limit, created_at=now, updated_at=now,
+        )
+        await create_block(ctx.q, ctx.agent.id, new_block, actor=f"agent:{ctx.agent.id}", reason="memory_rethink")
+        ctx.blocks_changed = True
+        return _edited_message(label)
+    if block.read_only:
+        raise _ToolFailure(block_edits.READ_ONLY_ERROR)
+    await _save(ctx, block, block_edits.memory_rethink(new_memory), "memory_rethink")
+    return _edited_message(label)
+
+
+async def _memory_finish_edits(ctx: ToolContext) -> str:
+    return "Memory edits finished."
+
+
+# --- recall -------------------------------------------------------------------------------------
+
+
+def _parse_date(value: str | None, *, end: bool) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise _ToolFailure(
+            f"Invalid date {value!r}: use ISO 8601, e.g. '2024-01-15' or '2024-01-15T09:30:00'."
+        ) from e
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if end and len(value) <= 10:  # a bare date as an end bound means the whole day
+        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return moment
+
+
+def _time_ago(moment: datetime, now: datetime) -> str:
+    seconds = int((now - moment).total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+async def _conversation_search(
+    ctx: ToolContext,
+    query: str | None = None,
+    roles: list[str] | None = None,
+    limit: int | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> str:
+    try:
+        wanted = [Role(r) for r in roles] if roles else list(_SEARCH_ROLES)
+    except ValueError as e:
+        raise _ToolFailure(f"Invalid role in {roles!r}: roles must be among 'assistant', 'user', 'tool'.") from e
+    limit = max(1, min(int(limit or CONVERSATION_SEARCH_DEFAULT_LIMIT), 100))
+    found = await ctx.q.messages.search(
+        ctx.agent.id,
+        query=query,
+        roles=wanted,
+        start=_parse_date(start_date, end=False),
+        end=_parse_date(end_date, end=True),
+        limit=limit,
+    )
+    now = utcnow()
+    results: list[dict[str, Any]] = [
+        {
+            "timestamp": m.created_at.isoformat(timespec="seconds"),
+            "time_ago": _time_ago(m.created_at, now),
+            "role": m.role.value,
+            "content": m.content,
+        }
+        for m in found
+    ]
+    if not results:
+        return json.dumps({"message": "No results found.", "results": []}, ensure_ascii=False)
+    return json.dumps({"message": f"Showing {len(results)} results:", "results": results}, ensure_ascii=False)
+
+
+_HANDLERS: dict[str, Handler] = {
+    "core_memory_append": _core_memory_append,
+    "core_memory_replace": _core_memory_replace,
+    "memory_replace": _memory_replace,
+    "memory_insert": _memory_insert,
+    "memory_rethink": _memory_rethink,
+    "memory_finish_edits": _memory_finish_edits,
+    "conversation_search": _conversation_search,
+}
+
+BUILTIN_TOOLS: tuple[str, ...] = tuple(_HANDLERS)

@@ -1,0 +1,110 @@
+"""MCP tools for agents: create, list, get, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from letta_mcp.models import BlockSpec
+from letta_mcp.server.errors import tool_errors
+from letta_mcp.server.schemas import AgentId, AgentList, AgentOut, AgentSummary, BlockInput, Deleted
+from letta_mcp.service import AgentService
+
+Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
+                 Field(description="Tags for finding agents later, e.g. ['user:sarah', 'support'].", max_length=50)]
+ToolNames = Annotated[list[str] | None, Field(
+    description="Built-in tools the agent may call (default: memory_insert, memory_replace, memory_rethink, "
+    "core_memory_append, core_memory_replace, conversation_search). Also available: memory_finish_edits.")]
+
+
+def register(mcp: MCPServer, service: AgentService) -> None:
+    @mcp.tool(annotations=ToolAnnotations(title="Create agent", destructiveHint=False))
+    @tool_errors
+    async def create_agent(
+        name: Annotated[str | None, Field(description="A human-friendly name.", max_length=200)] = None,
+        persona: Annotated[str | None, Field(
+            description="Who the agent is: text of its 'persona' memory block.", max_length=1_000_000)] = None,
+        human: Annotated[str | None, Field(
+            description="What the agent knows about its user: text of its 'human' memory block.",
+            max_length=1_000_000)] = None,
+        blocks: Annotated[list[BlockInput] | None, Field(
+            description="Extra memory blocks (or overrides of persona/human by label).", max_length=100)] = None,
+        system: Annotated[str | None, Field(
+            description="Replaces the default system prompt. Memory is appended after it, or placed at "
+            "{CORE_MEMORY} if the text contains that marker.", max_length=200_000)] = None,
+        model: Annotated[str | None, Field(
+            description="Model handle 'provider/model', e.g. 'openai/gpt-4o-mini' (default from settings).",
+            max_length=200)] = None,
+        tools: ToolNames = None,
+        tags: Tags = None,
+        description: Annotated[str | None, Field(description="What this agent is for.", max_length=2000)] = None,
+        template: Annotated[str | None, Field(
+            description="Start from this template (name or id); other arguments override it.")] = None,
+        max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls allowed per message.")] = None,
+    ) -> AgentOut:
+        """Create a new stateful agent with persistent memory and return it (keep its `id`).
+
+        The agent keeps one perpetual conversation and its own memory blocks (by default 'persona'
+        and 'human'), which it edits itself as it learns. Create one agent per user or purpose and
+        talk to it with send_message, sending only the new message each time.
+        """
+        details = await service.create_agent(
+            name=name, persona=persona, human=human,
+            blocks=[BlockSpec(**b.model_dump()) for b in blocks] if blocks is not None else None,
+            system=system, model=model, tools=tools, tags=tags, description=description, template=template,
+            max_steps=max_steps,
+        )
+        return AgentOut.of_details(details)
+
+    @mcp.tool(annotations=ToolAnnotations(title="List agents", readOnlyHint=True))
+    @tool_errors
+    async def list_agents(
+        tags: Tags = None,
+        match_all_tags: Annotated[bool, Field(
+            description="If true, agents must have every tag; otherwise any one of them.")] = False,
+        name: Annotated[str | None, Field(description="Only agents whose name contains this text.")] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="Page size.")] = 50,
+        offset: Annotated[int, Field(ge=0, description="Agents to skip (from next_offset).")] = 0,
+    ) -> AgentList:
+        """List agents, newest first, optionally filtered by tags or name. Use it to find an agent's id."""
+        agents = await service.list_agents(tags=tags, match_all_tags=match_all_tags, name=name, limit=limit + 1,
+                                           offset=offset)
+        return AgentList(agents=[AgentSummary.of(a) for a in agents[:limit]],
+                         next_offset=offset + limit if len(agents) > limit else None)
+
+    @mcp.tool(annotations=ToolAnnotations(title="Get agent", readOnlyHint=True))
+    @tool_errors
+    async def get_agent(agent_id: AgentId) -> AgentOut:
+        """Get an agent's full configuration, its memory blocks and its message counts."""
+        return AgentOut.of_details(await service.get_agent(agent_id))
+
+    @mcp.tool(annotations=ToolAnnotations(title="Update agent", idempotentHint=True))
+    @tool_errors
+    async def update_agent(
+        agent_id: AgentId,
+        name: Annotated[str | None, Field(max_length=200)] = None,
+        system: Annotated[str | None, Field(description="New system prompt.", max_length=200_000)] = None,
+        model: Annotated[str | None, Field(description="New model handle 'provider/model'.")] = None,
+        tools: ToolNames = None,
+        tags: Annotated[list[str] | None, Field(description="Replaces all tags.")] = None,
+        description: Annotated[str | None, Field(max_length=2000)] = None,
+        max_steps: Annotated[int | None, Field(ge=1, le=1000)] = None,
+    ) -> AgentSummary:
+        """Change an agent's configuration; only the arguments given change. Memory and history are kept.
+
+        To edit memory blocks use update_block instead.
+        """
+        agent = await service.update_agent(agent_id, name=name, system=system, model=model, tools=tools,
+                                           tags=tags, description=description, max_steps=max_steps)
+        return AgentSummary.of(agent)
+
+    @mcp.tool(annotations=ToolAnnotations(title="Delete agent", destructiveHint=True))
+    @tool_errors
+    async def delete_agent(agent_id: AgentId) -> Deleted:
+        """Permanently delete an agent with its whole history and runs. Memory blocks shared with other
+        agents are kept. This cannot be undone."""
+        await service.delete_agent(agent_id)
+        return Deleted(id=agent_id)

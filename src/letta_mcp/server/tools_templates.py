@@ -1,0 +1,33 @@
+"""MCP tools for templates: save an agent's configuration, list saved ones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from letta_mcp.server.errors import tool_errors
+from letta_mcp.server.schemas import AgentId, TemplateList, TemplateOut
+from letta_mcp.service import AgentService
+
+
+def register(mcp: MCPServer, service: AgentService) -> None:
+    @mcp.tool(annotations=ToolAnnotations(title="Create template", destructiveHint=False))
+    @tool_errors
+    async def create_template(
+        name: Annotated[str, Field(min_length=1, max_length=200, description="Unique template name.")],
+        agent_id: AgentId,
+        description: Annotated[str | None, Field(max_length=2000)] = None,
+    ) -> TemplateOut:
+        """Save an agent's configuration (system prompt, memory blocks, tools, model, tags) as a named
+        template. create_agent(template=name) then starts new agents from it, each with its own copy of
+        the blocks. The conversation history is not copied."""
+        return TemplateOut.of(await service.create_template(name, agent_id=agent_id, description=description))
+
+    @mcp.tool(annotations=ToolAnnotations(title="List templates", readOnlyHint=True))
+    @tool_errors
+    async def list_templates() -> TemplateList:
+        """List the saved agent templates by name."""
+        return TemplateList(templates=[TemplateOut.of(t) for t in await service.list_templates()])

@@ -1,0 +1,444 @@
+"""`AgentService`: the use-cases, usable as a plain Python library.
+
+One service per process, created at process start (not per MCP connection). It validates every
+request before writing anything, runs every write in one transaction, and raises only the
+`letta_mcp.errors` tree, with messages meant for the caller (often a model) to act on.
+
+Usage::
+
+    service = await AgentService.open(load_settings())
+    agent = await service.create_agent(name="sam")
+    result = await service.send_message(agent.id, "My name is Sarah")
+    await service.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from letta_mcp.config import Settings
+from letta_mcp.errors import (
+    AgentUnavailableError,
+    ConflictError,
+    InvalidRequestError,
+    MemoryLimitError,
+    NotFoundError,
+)
+from letta_mcp.llm.base import LLMProvider
+from letta_mcp.llm.errors import LLMConfigurationError
+from letta_mcp.llm.registry import ProviderRegistry
+from letta_mcp.models import (
+    Agent,
+    Block,
+    BlockSpec,
+    Message,
+    Role,
+    Run,
+    StopReason,
+    Template,
+    new_id,
+    utcnow,
+)
+from letta_mcp.runtime import AgentLoop, TurnResult
+from letta_mcp.runtime.block_edits import READ_ONLY_ERROR, MemoryEditError
+from letta_mcp.runtime.blocks import create_block, save_block
+from letta_mcp.runtime.loop import refresh_system_message
+from letta_mcp.runtime.memory import MemoryStats, render_memory
+from letta_mcp.runtime.prompts import (
+    DEFAULT_HUMAN,
+    DEFAULT_PERSONA,
+    DEFAULT_SYSTEM_PROMPT,
+    STANDARD_DESCRIPTIONS,
+)
+from letta_mcp.runtime.tools import BUILTIN_TOOLS
+from letta_mcp.store import Store
+from letta_mcp.store import errors as store_errors
+
+log = logging.getLogger(__name__)
+
+# Tools a new agent gets unless told otherwise: every memory editor and recall search.
+# memory_finish_edits ends the turn without a reply, which only suits background memory agents.
+DEFAULT_TOOLS: tuple[str, ...] = (
+    "memory_insert",
+    "memory_replace",
+    "memory_rethink",
+    "core_memory_append",
+    "core_memory_replace",
+    "conversation_search",
+)
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_LIST_AGENTS_HINT = "Call list_agents to see the agents that exist."
+
+
+@dataclass(frozen=True)
+class AgentDetails:
+    agent: Agent
+    blocks: list[Block]
+    messages_in_history: int
+    messages_in_context: int
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    agent_id: str
+    blocks: list[Block]
+    rendered: str  # the memory sections exactly as the model sees them
+
+
+class AgentService:
+    def __init__(self, store: Store, providers: ProviderRegistry, settings: Settings) -> None:
+        self.store = store
+        self.providers = providers
+        self.settings = settings
+        self._loop = AgentLoop(store, providers, default_block_limit=settings.default_block_limit)
+
+    @classmethod
+    async def open(cls, settings: Settings, *, providers: dict[str, LLMProvider] | None = None) -> AgentService:
+        """Open the data directory. ``providers`` replaces the configured ones (tests, embedding)."""
+        store = await Store.open(settings.data_dir / "letta.db")
+        async with store.write() as q:
+            interrupted = await q.runs.mark_interrupted()
+        if interrupted:
+            log.warning("Marked %d run(s) left running by a previous process as interrupted", interrupted)
+        registry = ProviderRegistry(providers if providers is not None else build_providers(settings))
+        return cls(store, registry, settings)
+
+    async def close(self) -> None:
+        await self.providers.aclose()
+        await self.store.close()
+
+    # --- agents ---------------------------------------------------------------------------------
+
+    async def create_agent(
+        self,
+        *,
+        name: str | None = None,
+        persona: str | None = None,
+        human: str | None = None,
+        blocks: list[BlockSpec] | None = None,
+        system: str | None = None,
+        model: str | None = None,
+        tools: list[str] | None = None,
+        tags: list[str] | None = None,
+        description: str | None = None,
+        template: str | None = None,
+        max_steps: int | None = None,
+    ) -> AgentDetails:
+        base = await self._template(template) if template else None
+        specs = self._block_specs(base, blocks, persona=persona, human=human)
+        model = model or (base.model if base else self.settings.default_model)
+        tool_names = tools if tools is not None else (base.tools if base else list(DEFAULT_TOOLS))
+        self._check_model(model)
+        self._check_tools(tool_names)
+        self._check_blocks(specs)
+        now = utcnow()
+        agent = Agent(
+            id=new_id("agent"),
+            name=name or (f"{base.name}-{now:%Y%m%d%H%M%S}" if base else f"agent-{now:%Y%m%d%H%M%S}"),
+            system=system or (base.system if base else DEFAULT_SYSTEM_PROMPT),
+            model=model,
+            tools=list(dict.fromkeys(tool_names)),
+            tags=sorted(set(tags if tags is not None else (base.tags if base else []))),
+            description=description,
+            max_steps=max_steps or (base.max_steps if base else self.settings.max_steps),
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.store.write() as q:
+            await q.agents.insert(agent)
+            created = [
+                await create_block(q, agent.id, self._new_block(spec, now), actor="user", reason="create_agent")
+                for spec in specs
+            ]
+            await refresh_system_message(q, agent, now)
+        return AgentDetails(agent, created, messages_in_history=1, messages_in_context=1)
+
+    async def list_agents(
+        self, *, tags: list[str] | None = None, match_all_tags: bool = False, name: str | None = None,
+        limit: int = 50, offset: int = 0,
+    ) -> list[Agent]:
+        async with self.store.read() as q:
+            return await q.agents.list(
+                tags=tags, match_all_tags=match_all_tags, name=name, limit=limit, offset=offset
+            )
+
+    async def get_agent(self, agent_id: str) -> AgentDetails:
+        async with self.store.read() as q:
+            agent = await q.agents.get(agent_id)
+            if agent is None:
+                raise self._agent_not_found(agent_id)
+            blocks = await q.blocks.for_agent(agent_id)
+            total, in_context = await q.messages.counts(agent_id)
+        return AgentDetails(agent, blocks, total, in_context)
+
+    async def update_agent(
+        self, agent_id: str, *, name: str | None = None, system: str | None = None, model: str | None = None,
+        tools: list[str] | None = None, tags: list[str] | None = None, description: str | None = None,
+        max_steps: int | None = None,
+    ) -> Agent:
+        if model is not None:
+            self._check_model(model)
+        if tools is not None:
+            self._check_tools(tools)
+        changes: dict[str, object] = {
+            k: v for k, v in {
+                "name": name, "system": system, "model": model, "description": description,
+                "max_steps": max_steps,
+            }.items() if v is not None
+        }
+        if tools is not None:
+            changes["tools"] = list(dict.fromkeys(tools))
+        if tags is not None:
+            changes["tags"] = sorted(set(tags))
+        async with self.store.agent_lock(agent_id), self.store.write() as q:
+            agent = await q.agents.get(agent_id)
+            if agent is None:
+                raise self._agent_not_found(agent_id)
+            updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
+            await q.agents.update(updated)
+            if system is not None:
+                await refresh_system_message(q, updated, updated.updated_at)
+        return updated
+
+    async def delete_agent(self, agent_id: str) -> None:
+        """Delete the agent, its history and runs; its blocks too unless another agent shares them."""
+        async with self.store.agent_lock(agent_id), self.store.write() as q:
+            blocks = await q.blocks.for_agent(agent_id)
+            if not await q.agents.exists(agent_id):
+                raise self._agent_not_found(agent_id)
+            await q.agents.delete(agent_id)
+            await q.blocks.delete_unlinked([b.id for b in blocks])
+
+    # --- conversation ---------------------------------------------------------------------------
+
+    async def send_message(
+        self, agent_id: str, message: str, *, role: Role = Role.user, max_steps: int | None = None
+    ) -> TurnResult:
+        """Run one turn. The input is stored before the model is called, so it is never lost."""
+        if role not in (Role.user, Role.system):
+            raise InvalidRequestError("role must be 'user' or 'system'.")
+        if not message.strip():
+            raise InvalidRequestError("message is empty; send the text the agent should respond to.")
+        agent = (await self.get_agent(agent_id)).agent
+        try:
+            self.providers.resolve(agent.model)
+        except LLMConfigurationError as e:
+            raise AgentUnavailableError(str(e), run_id="") from e
+        async with self.store.agent_lock(agent_id):
+            result = await self._loop.run_turn(agent_id, message, role=role, max_steps=max_steps)
+        if result.run.stop_reason is StopReason.llm_api_error:
+            raise AgentUnavailableError(
+                f"The agent could not reply because its model ({agent.model}) failed: {result.run.error} "
+                f"Your message was saved in the agent's history (run {result.run.id}); send a new message "
+                "once the model is reachable.",
+                run_id=result.run.id,
+            )
+        return result
+
+    async def list_messages(
+        self, agent_id: str, *, before_seq: int | None = None, after_seq: int | None = None,
+        roles: list[Role] | None = None, limit: int = 50, newest_first: bool = True,
+    ) -> list[Message]:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            return await q.messages.page(
+                agent_id, before_seq=before_seq, after_seq=after_seq, roles=roles, limit=limit,
+                newest_first=newest_first,
+            )
+
+    async def search_messages(
+        self, agent_id: str, *, query: str | None = None, roles: list[Role] | None = None,
+        start: datetime | None = None, end: datetime | None = None, limit: int = 10,
+    ) -> list[Message]:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            return await q.messages.search(
+                agent_id, query=query, roles=roles or [Role.user, Role.assistant], start=start, end=end,
+                limit=limit,
+            )
+
+    async def get_run(self, run_id: str) -> Run:
+        async with self.store.read() as q:
+            run = await q.runs.get(run_id)
+        if run is None:
+            raise NotFoundError(f"No run with id {run_id!r}. Run ids are returned by send_message.")
+        return run
+
+    # --- memory ---------------------------------------------------------------------------------
+
+    async def get_memory(self, agent_id: str) -> MemoryView:
+        details = await self.get_agent(agent_id)
+        stats = MemoryStats(previous_messages=details.messages_in_history - details.messages_in_context)
+        return MemoryView(agent_id, details.blocks, render_memory(agent_id, details.blocks, stats, utcnow()))
+
+    async def get_block(self, agent_id: str, label: str) -> Block:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            block = await q.blocks.by_label(agent_id, label)
+            if block is None:
+                raise await self._block_not_found(q, agent_id, label)
+        return block
+
+    async def update_block(
+        self, agent_id: str, label: str, *, value: str | None = None, limit: int | None = None,
+        description: str | None = None, read_only: bool | None = None,
+    ) -> Block:
+        """Change a block as a client. Same rules as the agent's tools: limit enforced, read-only kept."""
+        changes = {k: v for k, v in {"value": value, "limit": limit, "description": description,
+                                      "read_only": read_only}.items() if v is not None}
+        if not changes:
+            raise InvalidRequestError("Nothing to change: give value, limit, description or read_only.")
+        async with self.store.write() as q:
+            agent = await self._require_agent(q, agent_id)
+            block = await q.blocks.by_label(agent_id, label)
+            if block is None:
+                raise await self._block_not_found(q, agent_id, label)
+            if block.read_only and value is not None and read_only is not False:
+                raise MemoryLimitError(
+                    f"{READ_ONLY_ERROR} Block '{label}' is read-only: to change its value, pass "
+                    "read_only=false in the same call (or first)."
+                )
+            try:
+                updated = await save_block(q, block, changes, actor="user", reason="update_block")
+            except MemoryEditError as e:
+                raise MemoryLimitError(str(e)) from e
+            await refresh_system_message(q, agent, updated.updated_at)
+        return updated
+
+    # --- templates ------------------------------------------------------------------------------
+
+    async def create_template(
+        self, name: str, *, agent_id: str | None = None, description: str | None = None,
+    ) -> Template:
+        """Save an agent's configuration (system, blocks, tools, model, tags) under ``name``."""
+        if not agent_id:
+            raise InvalidRequestError("agent_id is required: the template copies that agent's configuration.")
+        details = await self.get_agent(agent_id)
+        agent = details.agent
+        template = Template(
+            id=new_id("template"), name=name, description=description or agent.description,
+            system=agent.system, model=agent.model, tools=agent.tools, tags=agent.tags,
+            blocks=[
+                BlockSpec(label=b.label, value=b.value, limit=b.limit, description=b.description,
+                          read_only=b.read_only, metadata=b.metadata)
+                for b in details.blocks
+            ],
+            max_steps=agent.max_steps, created_at=utcnow(),
+        )
+        try:
+            async with self.store.write() as q:
+                await q.templates.insert(template)
+        except store_errors.ConflictError as e:
+            raise ConflictError(f"{e} Choose another name, or call list_templates to see existing ones.") from e
+        return template
+
+    async def list_templates(self) -> list[Template]:
+        async with self.store.read() as q:
+            return await q.templates.list()
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    async def _template(self, name: str) -> Template:
+        async with self.store.read() as q:
+            template = await q.templates.get(name)
+        if template is None:
+            raise NotFoundError(f"No template named {name!r}. Call list_templates to see the templates.")
+        return template
+
+    @staticmethod
+    def _block_specs(
+        base: Template | None, blocks: list[BlockSpec] | None, *, persona: str | None, human: str | None
+    ) -> list[BlockSpec]:
+        """The new agent's blocks: the template's (or persona + human), then ``blocks`` by label,
+        then the ``persona``/``human`` shorthands."""
+        if base is not None:
+            specs = {b.label: b.model_copy() for b in base.blocks}
+        else:
+            specs = {"persona": BlockSpec(label="persona", value=DEFAULT_PERSONA),
+                     "human": BlockSpec(label="human", value=DEFAULT_HUMAN)}
+        explicit = [b.label for b in blocks or []]
+        if len(explicit) != len(set(explicit)):
+            raise InvalidRequestError("Block labels in blocks must be unique.")
+        specs.update({b.label: b.model_copy() for b in blocks or []})
+        for label, value in (("persona", persona), ("human", human)):
+            if value is None:
+                continue
+            if label in explicit:
+                raise InvalidRequestError(f"'{label}' was given both as an argument and in blocks; give it once.")
+            spec = specs.get(label) or BlockSpec(label=label)
+            specs[label] = spec.model_copy(update={"value": value})
+        return list(specs.values())
+
+    def _new_block(self, spec: BlockSpec, now: datetime) -> Block:
+        return Block(
+            id=new_id("block"), label=spec.label, value=spec.value,
+            limit=spec.limit or max(self.settings.default_block_limit, len(spec.value)),
+            description=spec.description or STANDARD_DESCRIPTIONS.get(spec.label),
+            read_only=spec.read_only, metadata=spec.metadata, created_at=now, updated_at=now,
+        )
+
+    def _check_model(self, model: str) -> None:
+        try:
+            self.providers.resolve(model)
+        except LLMConfigurationError as e:
+            raise InvalidRequestError(str(e)) from e
+
+    def _check_tools(self, tools: list[str]) -> None:
+        unknown = [t for t in tools if t not in BUILTIN_TOOLS]
+        if unknown:
+            raise InvalidRequestError(
+                f"Unknown tool(s): {', '.join(unknown)}. Available tools: {', '.join(BUILTIN_TOOLS)}."
+            )
+
+    def _check_blocks(self, specs: list[BlockSpec]) -> None:
+        seen: set[str] = set()
+        for spec in specs:
+            if not _LABEL.match(spec.label):
+                raise InvalidRequestError(
+                    f"Invalid block label {spec.label!r}: use letters, digits, '_' or '-', starting with a "
+                    "letter or '_' (at most 64 characters), e.g. 'human' or 'project_notes'."
+                )
+            if spec.label in seen:
+                raise InvalidRequestError(f"Block label {spec.label!r} appears twice; labels must be unique.")
+            seen.add(spec.label)
+            if spec.limit is not None and len(spec.value) > spec.limit:
+                raise MemoryLimitError(
+                    f"Block {spec.label!r} has {len(spec.value)} characters, over its limit of {spec.limit}. "
+                    "Shorten the value or raise the limit."
+                )
+
+    async def _require_agent(self, q, agent_id: str) -> Agent:  # noqa: ANN001 - Queries
+        agent = await q.agents.get(agent_id)
+        if agent is None:
+            raise self._agent_not_found(agent_id)
+        return agent
+
+    @staticmethod
+    def _agent_not_found(agent_id: str) -> NotFoundError:
+        return NotFoundError(f"No agent with id {agent_id!r}. {_LIST_AGENTS_HINT}")
+
+    @staticmethod
+    async def _block_not_found(q, agent_id: str, label: str) -> NotFoundError:  # noqa: ANN001
+        labels = [b.label for b in await q.blocks.for_agent(agent_id)]
+        return NotFoundError(
+            f"Agent {agent_id!r} has no block labelled {label!r}. Its blocks are: {', '.join(labels) or 'none'}."
+        )
+
+
+def build_providers(settings: Settings) -> dict[str, LLMProvider]:
+    """One OpenAI-compatible provider per configured endpoint (clients are created lazily)."""
+    from letta_mcp.llm.openai import OpenAIProvider
+
+    return {
+        name: OpenAIProvider(
+            name=name,
+            api_key=settings.api_key(name),
+            base_url=cfg.base_url,
+            timeout_s=cfg.timeout_s,
+            max_retries=cfg.max_retries,
+        )
+        for name, cfg in settings.providers.items()
+    }

@@ -1,0 +1,120 @@
+"""Agent rows and their tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from letta_mcp.models import Agent
+from letta_mcp.store.codec import dumps, from_ts, loads, ts
+
+_SELECT = """
+    SELECT a.*, (SELECT json_group_array(tag) FROM (
+        SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json
+    FROM agents a
+"""
+
+
+def _agent(row: aiosqlite.Row) -> Agent:
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        system=row["system"],
+        model=row["model"],
+        tools=loads(row["tools"], []),
+        tags=loads(row["tags_json"], []),
+        description=row["description"],
+        metadata=loads(row["metadata"], {}),
+        max_steps=row["max_steps"],
+        created_at=from_ts(row["created_at"]),
+        updated_at=from_ts(row["updated_at"]),
+    )
+
+
+def _params(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "system": agent.system,
+        "model": agent.model,
+        "tools": dumps(agent.tools),
+        "description": agent.description,
+        "metadata": dumps(agent.metadata),
+        "max_steps": agent.max_steps,
+        "created_at": ts(agent.created_at),
+        "updated_at": ts(agent.updated_at),
+    }
+
+
+class AgentQueries:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def insert(self, agent: Agent) -> None:
+        await self._conn.execute(
+            "INSERT INTO agents (id, name, system, model, tools, description, metadata, max_steps,"
+            " created_at, updated_at) VALUES (:id, :name, :system, :model, :tools, :description,"
+            " :metadata, :max_steps, :created_at, :updated_at)",
+            _params(agent),
+        )
+        await self._set_tags(agent.id, agent.tags)
+
+    async def update(self, agent: Agent) -> None:
+        await self._conn.execute(
+            "UPDATE agents SET name = :name, system = :system, model = :model, tools = :tools,"
+            " description = :description, metadata = :metadata, max_steps = :max_steps,"
+            " updated_at = :updated_at WHERE id = :id",
+            _params(agent),
+        )
+        await self._conn.execute("DELETE FROM agent_tags WHERE agent_id = :id", {"id": agent.id})
+        await self._set_tags(agent.id, agent.tags)
+
+    async def _set_tags(self, agent_id: str, tags: list[str]) -> None:
+        await self._conn.executemany(
+            "INSERT OR IGNORE INTO agent_tags (agent_id, tag) VALUES (:agent_id, :tag)",
+            [{"agent_id": agent_id, "tag": tag} for tag in tags],
+        )
+
+    async def get(self, agent_id: str) -> Agent | None:
+        async with self._conn.execute(_SELECT + " WHERE a.id = :id", {"id": agent_id}) as cur:
+            row = await cur.fetchone()
+        return _agent(row) if row else None
+
+    async def exists(self, agent_id: str) -> bool:
+        async with self._conn.execute("SELECT 1 FROM agents WHERE id = :id", {"id": agent_id}) as cur:
+            return await cur.fetchone() is not None
+
+    async def list(
+        self,
+        *,
+        tags: list[str] | None = None,
+        match_all_tags: bool = False,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Agent]:
+        """Agents, newest first, optionally filtered by tags (any or all) and a name substring."""
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if tags:
+            names = []
+            for i, tag in enumerate(tags):
+                params[f"tag{i}"] = tag
+                names.append(f":tag{i}")
+            matched = (
+                f"SELECT agent_id FROM agent_tags WHERE tag IN ({', '.join(names)}) GROUP BY agent_id"
+            )
+            if match_all_tags:
+                matched += f" HAVING COUNT(DISTINCT tag) = {len(set(tags))}"
+            where.append(f"a.id IN ({matched})")
+        if name:
+            params["name"] = f"%{name}%"
+            where.append("a.name LIKE :name")
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY a.created_at DESC, a.id LIMIT :limit OFFSET :offset"
+        async with self._conn.execute(sql, params) as cur:
+            return [_agent(row) for row in await cur.fetchall()]
+
+    async def delete(self, agent_id: str) -> None:
+        await self._conn.execute("DELETE FROM agents WHERE id = :id", {"id": agent_id})

@@ -1,0 +1,20 @@
+"""Errors raised by the store.
+
+    StoreError                  base: the data directory could not be used as asked
+    ├── SchemaTooNewError       the database was written by a newer letta-mcp; refused, untouched
+    └── ConflictError           a uniqueness rule was broken (e.g. a template name already taken)
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    pass
+
+
+class SchemaTooNewError(StoreError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass

@@ -1,0 +1,179 @@
+"""Messages: every message an agent ever saw (recall memory), with in-context membership per row.
+
+Per-step work must not grow with history length, so every query an agent step runs is bounded by
+an index: the next ``seq`` comes from the ``(agent_id, seq)`` unique index, the context window from
+the partial ``in_context`` index. Only search and paging touch the long tail.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from letta_mcp.models import Message, Role, ToolCall
+from letta_mcp.store.codec import dumps, from_ts, loads, ts
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _message(row: aiosqlite.Row) -> Message:
+    return Message(
+        id=row["id"],
+        agent_id=row["agent_id"],
+        seq=row["seq"],
+        role=Role(row["role"]),
+        content=row["content"],
+        reasoning=row["reasoning"],
+        tool_calls=[ToolCall(**tc) for tc in loads(row["tool_calls"], [])],
+        tool_call_id=row["tool_call_id"],
+        tool_name=row["tool_name"],
+        run_id=row["run_id"],
+        step_id=row["step_id"],
+        in_context=bool(row["in_context"]),
+        created_at=from_ts(row["created_at"]),
+    )
+
+
+def _params(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "agent_id": m.agent_id,
+        "seq": m.seq,
+        "role": m.role.value,
+        "content": m.content,
+        "reasoning": m.reasoning,
+        "tool_calls": dumps([tc.model_dump() for tc in m.tool_calls]) if m.tool_calls else None,
+        "tool_call_id": m.tool_call_id,
+        "tool_name": m.tool_name,
+        "run_id": m.run_id,
+        "step_id": m.step_id,
+        "in_context": int(m.in_context),
+        "created_at": ts(m.created_at),
+    }
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query matching any word of ``text`` (each quoted, so no FTS syntax leaks through)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+class MessageQueries:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def next_seq(self, agent_id: str) -> int:
+        async with self._conn.execute(
+            "SELECT MAX(seq) FROM messages WHERE agent_id = :agent_id", {"agent_id": agent_id}
+        ) as cur:
+            row = await cur.fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    async def insert(self, messages: list[Message]) -> None:
+        await self._conn.executemany(
+            "INSERT INTO messages (id, agent_id, seq, role, content, reasoning, tool_calls, tool_call_id,"
+            " tool_name, run_id, step_id, in_context, created_at) VALUES (:id, :agent_id, :seq, :role,"
+            " :content, :reasoning, :tool_calls, :tool_call_id, :tool_name, :run_id, :step_id,"
+            " :in_context, :created_at)",
+            [_params(m) for m in messages],
+        )
+
+    async def update_content(self, message_id: str, content: str) -> None:
+        await self._conn.execute(
+            "UPDATE messages SET content = :content WHERE id = :id", {"id": message_id, "content": content}
+        )
+
+    async def in_context(self, agent_id: str) -> list[Message]:
+        """The context window, oldest first (the system message, seq 0, comes first)."""
+        async with self._conn.execute(
+            "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1 ORDER BY seq",
+            {"agent_id": agent_id},
+        ) as cur:
+            return [_message(row) for row in await cur.fetchall()]
+
+    async def counts(self, agent_id: str) -> tuple[int, int]:
+        """(messages in history, messages in context), both index-bounded."""
+        total = await self.next_seq(agent_id)
+        async with self._conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE agent_id = :agent_id AND in_context = 1",
+            {"agent_id": agent_id},
+        ) as cur:
+            row = await cur.fetchone()
+        return total, int(row[0]) if row else 0
+
+    async def page(
+        self,
+        agent_id: str,
+        *,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+        roles: list[Role] | None = None,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> list[Message]:
+        """One page of history, ordered by ``seq``; cursors are exclusive."""
+        where = ["agent_id = :agent_id"]
+        params: dict[str, Any] = {"agent_id": agent_id, "limit": limit}
+        if before_seq is not None:
+            where.append("seq < :before")
+            params["before"] = before_seq
+        if after_seq is not None:
+            where.append("seq > :after")
+            params["after"] = after_seq
+        if roles:
+            where.append(_in_clause("role", [r.value for r in roles], params))
+        order = "DESC" if newest_first else "ASC"
+        async with self._conn.execute(
+            f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT :limit", params
+        ) as cur:
+            return [_message(row) for row in await cur.fetchall()]
+
+    async def search(
+        self,
+        agent_id: str,
+        *,
+        query: str | None,
+        roles: list[Role],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
+    ) -> list[Message]:
+        """Messages matching any word of ``query`` (best BM25 first), or the newest when no query.
+
+        Only messages with text are candidates; date bounds are inclusive, on ``created_at``.
+        """
+        params: dict[str, Any] = {"agent_id": agent_id, "limit": limit}
+        where = ["m.agent_id = :agent_id", "m.content IS NOT NULL", "m.content != ''"]
+        where.append(_in_clause("m.role", [r.value for r in roles], params))
+        if start is not None:
+            where.append("m.created_at >= :start")
+            params["start"] = ts(start)
+        if end is not None:
+            where.append("m.created_at <= :end")
+            params["end"] = ts(end)
+        match = fts_query(query or "")
+        if match is None:
+            sql = f"SELECT m.* FROM messages m WHERE {' AND '.join(where)} ORDER BY m.seq DESC LIMIT :limit"
+        else:
+            params["match"] = match
+            sql = (
+                "SELECT m.* FROM messages_fts f JOIN messages m ON m.rowid = f.rowid"
+                f" WHERE messages_fts MATCH :match AND {' AND '.join(where)}"
+                " ORDER BY bm25(messages_fts), m.seq DESC LIMIT :limit"
+            )
+        async with self._conn.execute(sql, params) as cur:
+            return [_message(row) for row in await cur.fetchall()]
+
+
+def _in_clause(column: str, values: list[str], params: dict[str, Any]) -> str:
+    names = []
+    for i, value in enumerate(values):
+        key = f"{column.replace('.', '_')}_{i}"
+        params[key] = value
+        names.append(f":{key}")
+    return f"{column} IN ({', '.join(names)})" if names else "0"

@@ -1,0 +1,128 @@
+"""Runs (one per send_message) and their steps (one per LLM call)."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from letta_mcp.models import Run, RunStatus, Step, StopReason, Usage
+from letta_mcp.store.codec import from_ts, ts
+
+
+def _run(row: aiosqlite.Row) -> Run:
+    return Run(
+        id=row["id"],
+        agent_id=row["agent_id"],
+        status=RunStatus(row["status"]),
+        stop_reason=StopReason(row["stop_reason"]) if row["stop_reason"] else None,
+        usage=Usage(
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            total_tokens=row["total_tokens"],
+        ),
+        step_count=row["step_count"],
+        error=row["error"],
+        created_at=from_ts(row["created_at"]),
+        completed_at=from_ts(row["completed_at"]),
+    )
+
+
+def _step(row: aiosqlite.Row) -> Step:
+    return Step(
+        id=row["id"],
+        run_id=row["run_id"],
+        agent_id=row["agent_id"],
+        index=row["step_index"],
+        model=row["model"],
+        usage=Usage(
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            total_tokens=row["total_tokens"],
+        ),
+        finish_reason=row["finish_reason"],
+        error=row["error"],
+        created_at=from_ts(row["created_at"]),
+    )
+
+
+def _run_params(run: Run) -> dict[str, object]:
+    return {
+        "id": run.id,
+        "agent_id": run.agent_id,
+        "status": run.status.value,
+        "stop_reason": run.stop_reason.value if run.stop_reason else None,
+        "prompt_tokens": run.usage.prompt_tokens,
+        "completion_tokens": run.usage.completion_tokens,
+        "total_tokens": run.usage.total_tokens,
+        "step_count": run.step_count,
+        "error": run.error,
+        "created_at": ts(run.created_at),
+        "completed_at": ts(run.completed_at) if run.completed_at else None,
+    }
+
+
+class RunQueries:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def insert(self, run: Run) -> None:
+        await self._conn.execute(
+            "INSERT INTO runs (id, agent_id, status, stop_reason, prompt_tokens, completion_tokens,"
+            " total_tokens, step_count, error, created_at, completed_at) VALUES (:id, :agent_id, :status,"
+            " :stop_reason, :prompt_tokens, :completion_tokens, :total_tokens, :step_count, :error,"
+            " :created_at, :completed_at)",
+            _run_params(run),
+        )
+
+    async def update(self, run: Run) -> None:
+        await self._conn.execute(
+            "UPDATE runs SET status = :status, stop_reason = :stop_reason, prompt_tokens = :prompt_tokens,"
+            " completion_tokens = :completion_tokens, total_tokens = :total_tokens,"
+            " step_count = :step_count, error = :error, completed_at = :completed_at WHERE id = :id",
+            _run_params(run),
+        )
+
+    async def get(self, run_id: str) -> Run | None:
+        async with self._conn.execute("SELECT * FROM runs WHERE id = :id", {"id": run_id}) as cur:
+            row = await cur.fetchone()
+        return _run(row) if row else None
+
+    async def for_agent(self, agent_id: str, *, limit: int = 20) -> list[Run]:
+        async with self._conn.execute(
+            "SELECT * FROM runs WHERE agent_id = :agent_id ORDER BY created_at DESC LIMIT :limit",
+            {"agent_id": agent_id, "limit": limit},
+        ) as cur:
+            return [_run(row) for row in await cur.fetchall()]
+
+    async def insert_step(self, step: Step) -> None:
+        await self._conn.execute(
+            "INSERT INTO steps (id, run_id, agent_id, step_index, model, prompt_tokens, completion_tokens,"
+            " total_tokens, finish_reason, error, created_at) VALUES (:id, :run_id, :agent_id, :index,"
+            " :model, :prompt_tokens, :completion_tokens, :total_tokens, :finish_reason, :error, :created_at)",
+            {
+                "id": step.id,
+                "run_id": step.run_id,
+                "agent_id": step.agent_id,
+                "index": step.index,
+                "model": step.model,
+                "prompt_tokens": step.usage.prompt_tokens,
+                "completion_tokens": step.usage.completion_tokens,
+                "total_tokens": step.usage.total_tokens,
+                "finish_reason": step.finish_reason,
+                "error": step.error,
+                "created_at": ts(step.created_at),
+            },
+        )
+
+    async def steps(self, run_id: str) -> list[Step]:
+        async with self._conn.execute(
+            "SELECT * FROM steps WHERE run_id = :run_id ORDER BY step_index", {"run_id": run_id}
+        ) as cur:
+            return [_step(row) for row in await cur.fetchall()]
+
+    async def mark_interrupted(self) -> int:
+        """Runs left ``running`` by a process that died; returns how many were marked."""
+        cur = await self._conn.execute(
+            "UPDATE runs SET status = 'interrupted', error = 'The server stopped while this run was in"
+            " progress.' WHERE status IN ('created', 'running')"
+        )
+        return cur.rowcount

@@ -1,0 +1,165 @@
+"""The SQLite store: connections, pragmas, migrations and the one write path.
+
+Habits (after datasette and sqlite-utils):
+
+- one **writer** connection per process, entered only through `Store.write()`, which holds an
+  in-process lock and runs ``BEGIN IMMEDIATE`` so the write lock is taken up front (no deadlock
+  upgrades between processes that share the file; ``busy_timeout`` makes them wait their turn);
+- a separate **reader** connection, so reads never queue behind a write transaction (WAL);
+- pragmas set once when a connection opens, outside any transaction;
+- numbered migrations, each applied in one transaction with its record.
+
+aiosqlite runs each connection on its own thread, so nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from letta_mcp.store.agents import AgentQueries
+from letta_mcp.store.blocks import BlockQueries
+from letta_mcp.store.errors import SchemaTooNewError, StoreError
+from letta_mcp.store.messages import MessageQueries
+from letta_mcp.store.migrations import LATEST_VERSION, MIGRATIONS
+from letta_mcp.store.runs import RunQueries
+from letta_mcp.store.templates import TemplateQueries
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class Queries:
+    """All queries, bound to one connection. Write methods are only valid inside `Store.write()`."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.agents = AgentQueries(conn)
+        self.blocks = BlockQueries(conn)
+        self.messages = MessageQueries(conn)
+        self.runs = RunQueries(conn)
+        self.templates = TemplateQueries(conn)
+
+
+class Store:
+    """The data directory's SQLite database. Create with `await Store.open(path)`."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._agent_locks: dict[str, asyncio.Lock] = {}
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating if needed) the database at ``path`` and bring its schema up to date."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path)
+        try:
+            await _migrate(writer)
+            reader = await _connect(path)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Queries]:
+        """Queries on the reader connection (each statement sees the latest committed state)."""
+        yield Queries(self._reader)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Queries]:
+        """One atomic write transaction: committed on exit, rolled back on any exception."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Queries(self._writer)
+            except BaseException:
+                await self._writer.rollback()
+                raise
+            await self._writer.commit()
+
+    @asynccontextmanager
+    async def agent_lock(self, agent_id: str) -> AsyncIterator[None]:
+        """Serialize turns of one agent within this process; different agents run in parallel.
+
+        This is the seam where a cross-process lease (or a Postgres advisory lock) plugs in.
+        Block edits are already safe across processes: they read and write the current row
+        inside one ``BEGIN IMMEDIATE`` transaction.
+        """
+        lock = self._agent_locks.setdefault(agent_id, asyncio.Lock())
+        async with lock:
+            yield
+
+    async def integrity_check(self) -> str:
+        async with self._reader.execute("PRAGMA integrity_check") as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else "no result"
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit transactions
+    # would otherwise open deferred transactions behind our back).
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    async with conn.execute("PRAGMA journal_mode = WAL") as cur:
+        row = await cur.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", path, row[0] if row else None)
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        async with conn.execute("SELECT COALESCE(MAX(number), 0) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        if current > LATEST_VERSION:
+            raise SchemaTooNewError(
+                f"The database schema is version {current}, but this letta-mcp only knows up to version "
+                f"{LATEST_VERSION}. It was written by a newer letta-mcp: upgrade letta-mcp, or point "
+                "--data-dir at another directory. The database was not modified."
+            )
+        for migration in MIGRATIONS:
+            if migration.number <= current:
+                continue
+            log.info("Applying schema migration %04d_%s", migration.number, migration.name)
+            for statement in migration.statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations(number, name) VALUES (:number, :name)",
+                {"number": migration.number, "name": migration.name},
+            )
+    except BaseException:
+        await conn.rollback()
+        raise
+    await conn.commit()
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("SELECT COALESCE(MAX(number), 0) FROM schema_migrations") as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise StoreError("schema_migrations is empty")
+    return int(row[0])
