@@ -1,6 +1,55 @@
+"""Shared fixtures: a tmp data dir, a scripted model, the service, and an in-process MCP client.
+
+Real model calls are impossible from the suite: the standard OpenAI variables are replaced by a
+closed local port before any test runs, so a test that forgot to script its model fails fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+from mcp import Client
+
+from letta_mcp.config import Settings, load_settings
+from letta_mcp.llm.scripted import ScriptedProvider
+from letta_mcp.server import create_server
+from letta_mcp.service import AgentService
+
+os.environ.pop("OPENAI_API_KEY", None)
+os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # discard port: nothing listens
+
+pytest_plugins = ["fake_openai"]
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(overrides={"data_dir": str(tmp_path / "data")}, environ={})
+
+
+@pytest.fixture
+def scripted() -> ScriptedProvider:
+    """The model behind every agent of the `service` fixture; add responses with ``scripted.add``."""
+    return ScriptedProvider()
+
+
+@pytest.fixture
+async def service(settings: Settings, scripted: ScriptedProvider) -> AsyncIterator[AgentService]:
+    svc = await AgentService.open(settings, providers={"openai": scripted})
+    try:
+        yield svc
+    finally:
+        await svc.close()
+
+
+@pytest.fixture
+async def client(service: AgentService) -> AsyncIterator[Client]:
+    async with Client(create_server(service)) as c:
+        yield c

@@ -277,7 +277,10 @@ class FakeOpenAI:
         if entry is None:
             return _fail(f"fake script exhausted: no response left for request #{len(self.requests)}")
         if callable(entry):
-            entry = entry(body)
+            try:
+                entry = entry(body)
+            except Exception as exc:  # report it to the client instead of a bare 500
+                return _fail(f"fake script callable raised {exc!r}")
         return await _render(entry, body, request)
 
     async def _models(self, request: Request) -> JSONResponse:

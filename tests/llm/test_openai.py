@@ -180,6 +180,14 @@ async def test_optional_fields_omitted(fake: FakeOpenAI, make_provider: MakeProv
     assert set(fake.requests[0]) == {"model", "messages"}
 
 
+async def test_callable_script_entry(fake: FakeOpenAI, make_provider: MakeProvider) -> None:
+    fake.script(lambda body: text(body["messages"][-1]["content"].upper()))
+
+    response = await make_provider().complete(ask("echo me"))
+
+    assert response.content == "ECHO ME"
+
+
 # --- retries ------------------------------------------------------------------------------------
 
 

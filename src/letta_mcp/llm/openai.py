@@ -41,13 +41,16 @@ from letta_mcp.llm.errors import (
 from letta_mcp.models import ChatMessage, ModelRequest, ModelResponse, Role, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from openai import APIError, AsyncOpenAI
+    from openai import APIError, APIStatusError, AsyncOpenAI
     from openai.types.chat import ChatCompletion
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers (Ollama, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
 _PLACEHOLDER_KEY = "no-key-needed"
-_CONTEXT_PHRASES = ("maximum context length", "context window", "too many tokens")
+# How servers without the "context_length_exceeded" code word it (vLLM, llama.cpp, OpenRouter, …).
+_CONTEXT_PHRASES = (
+    "context length", "context window", "context size", "too many tokens", "prompt is too long",
+)
 _BUILTIN_TOOL_CHOICES = ("auto", "required", "none")
 
 
@@ -89,19 +92,17 @@ class OpenAIProvider:
         client = await self._get_client()
         completion = await self._create(client, _request_kwargs(request), request.model)
         if not getattr(completion, "choices", None):
-            raise self._error(
-                LLMInvalidResponseError,
-                f"{self._where(request.model)} answered with no choices, so there is no message to use. "
-                "Retry; if it persists, check that the server supports chat completions for this model.",
+            raise LLMInvalidResponseError(
+                f"The {self._where(request.model)} answered with no choices, so there is no message to "
+                "use. Retry; if it persists, check that the server supports chat completions for this model."
             )
         try:
             return _to_response(completion)
         except (AttributeError, TypeError, ValueError) as exc:
-            raise self._error(
-                LLMInvalidResponseError,
-                f"The answer from {self._where(request.model)} is not a chat completion the provider "
+            raise LLMInvalidResponseError(
+                f"The answer from the {self._where(request.model)} is not a chat completion this provider "
                 f"understands ({type(exc).__name__}: {exc}). Check that the base URL points at an "
-                "OpenAI-compatible /v1 endpoint.",
+                "OpenAI-compatible /v1 endpoint."
             ) from exc
 
     async def aclose(self) -> None:
@@ -151,7 +152,7 @@ class OpenAIProvider:
                 return completion
             except openai.APIError as exc:
                 if attempt > self._max_retries or not _is_transient(exc):
-                    raise self._translate(exc, model, attempt) from None
+                    raise self._translate(exc, model, attempt) from exc
                 await anyio.sleep(self._backoff_s(attempt, exc))
 
     def _backoff_s(self, attempt: int, exc: APIError) -> float:
@@ -162,13 +163,16 @@ class OpenAIProvider:
         return random.uniform(ceiling / 2, ceiling)
 
     def _where(self, model: str) -> str:
-        return f"the LLM endpoint {self.base_url} (provider {self.name!r}, model {model!r})"
+        return f"LLM endpoint {self.base_url} (provider {self.name!r}, model {model!r})"
 
-    def _error(self, cls: type[LLMError], message: str) -> LLMError:
-        """Build the error, scrubbing the API key in case the server echoed it."""
+    def _detail(self, exc: APIStatusError) -> str:
+        """The server's own error message, trimmed, with the API key masked in case it was echoed."""
+        body = exc.body
+        message = body.get("message") if isinstance(body, dict) else body
+        text = str(message) if message else exc.message
         if self._api_key:
-            message = message.replace(self._api_key, "***")
-        return cls(message)
+            text = text.replace(self._api_key, "***")
+        return text if len(text) <= 300 else text[:297] + "..."
 
     def _translate(self, exc: APIError, model: str, attempts: int) -> LLMError:
         import openai
@@ -176,59 +180,54 @@ class OpenAIProvider:
         where = self._where(model)
         tries = f"after {attempts} attempt{'s' if attempts > 1 else ''}"
         if isinstance(exc, openai.APITimeoutError):
-            return self._error(
-                LLMTimeoutError,
-                f"{where} did not answer within {self._timeout_s:g} s ({tries}). The server may be "
+            return LLMTimeoutError(
+                f"The {where} did not answer within {self._timeout_s:g} s ({tries}). The server may be "
                 "overloaded or still loading the model; retry later or raise the provider's timeout "
-                "in the config file.",
+                "in the config file."
             )
         if isinstance(exc, openai.APIConnectionError):
-            return self._error(
-                LLMConnectionError,
-                f"Could not reach {where}: {_connection_reason(exc)} ({tries}). Check OPENAI_BASE_URL "
-                "(or the provider's base_url in the config file) and that the server is running.",
+            return LLMConnectionError(
+                f"Could not reach the {where}: {_connection_reason(exc)} ({tries}). Check OPENAI_BASE_URL "
+                "(or the provider's base_url in the config file) and that the server is running."
             )
         if not isinstance(exc, openai.APIStatusError):  # e.g. APIResponseValidationError
-            return self._error(LLMInvalidResponseError, f"{where} sent an invalid answer: {exc.message}")
-        status, detail = exc.status_code, _detail(exc)
+            return LLMInvalidResponseError(f"The {where} sent an unreadable answer: {exc.message}")
+        status, detail = exc.status_code, self._detail(exc)
+        error: LLMError
         if status in (401, 403):
             verb = "rejected the API key" if status == 401 else "denied access"
-            return self._error(
-                LLMAuthenticationError,
-                f"{where} {verb} (HTTP {status}: {detail}). Check OPENAI_API_KEY (or the provider's "
-                "api_key in the config file) and that the key may use this model.",
+            return LLMAuthenticationError(
+                f"The {where} {verb} (HTTP {status}: {detail}). Check OPENAI_API_KEY (or the "
+                "provider's api_key in the config file) and that the key may use this model."
             )
         if status == 429:
-            error = self._error(
-                LLMRateLimitError,
-                f"{where} is rate-limiting requests (HTTP 429: {detail}) {tries}. Wait and retry, send "
-                "fewer requests, or check the account's quota and billing.",
+            error = LLMRateLimitError(
+                f"The {where} is rate-limiting requests (HTTP 429: {detail}) {tries}. Wait and retry, "
+                "send fewer requests, or check the account's quota and billing."
             )
             error.retryable = _is_transient(exc)  # not when the quota is used up
             return error
         if status >= 500:
-            return self._error(
-                LLMServerError,
-                f"{where} failed with HTTP {status} ({detail}) {tries}. The server may be overloaded or "
-                "misconfigured; retry later or check its logs.",
+            return LLMServerError(
+                f"The {where} failed with HTTP {status} ({detail}) {tries}. The server may be "
+                "overloaded or misconfigured; retry later or check its logs."
             )
-        if _is_context_overflow(exc):
-            return self._error(
-                ContextWindowExceededError,
-                f"The request is longer than the context window of {where} ({detail}). Shorten the "
-                "conversation (summarize or drop old messages) or use a model with a larger context.",
+        if exc.code == "context_length_exceeded" or any(p in detail.lower() for p in _CONTEXT_PHRASES):
+            return ContextWindowExceededError(
+                f"The request does not fit the model's context window at the {where} "
+                f"({detail}). Shorten the conversation (summarize or drop old messages) or use a model "
+                "with a larger context window."
             )
         if status == 404:
-            return self._error(
-                LLMConfigurationError,
-                f"{where} answered HTTP 404 ({detail}): the model {model!r} is unknown there or the "
+            return LLMConfigurationError(
+                f"The {where} answered HTTP 404 ({detail}): model {model!r} is unknown there or the "
                 "base URL is wrong. Check the model handle (for local servers: is the model pulled?) "
-                "and that the base URL ends in /v1.",
+                "and that the base URL ends in /v1."
             )
-        error = self._error(
-            LLMServerError,
-            f"{where} rejected the request with HTTP {status} ({detail}). The model may not support "
-            "a parameter that was sent (such as tools); check the model handle and provider settings.",
+        error = LLMServerError(
+            f"The {where} rejected the request with HTTP {status} ({detail}). The model may not "
+            "support a parameter that was sent (such as tools); check the model handle and provider "
+            "settings."
         )
         error.retryable = False  # the same request would be rejected again
         return error
@@ -260,8 +259,10 @@ def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
 
 
 def _message_to_wire(message: ChatMessage) -> dict[str, Any]:
-    # Only assistant messages may have null content (when they carry tool calls).
-    content = message.content if message.content is not None or message.role is Role.assistant else ""
+    # Only an assistant message that carries tool calls may have null content.
+    content = message.content
+    if content is None and not (message.role is Role.assistant and message.tool_calls):
+        content = ""
     wire: dict[str, Any] = {"role": message.role.value, "content": content}
     if message.role is Role.tool:
         wire["tool_call_id"] = message.tool_call_id
@@ -337,21 +338,6 @@ def _retry_after_s(exc: APIError) -> float | None:
         except ValueError:  # an HTTP date: fall back to our own backoff
             return None
     return None
-
-
-def _detail(exc: APIError) -> str:
-    """The server's own error message, trimmed."""
-    body = exc.body
-    message = body.get("message") if isinstance(body, dict) else body
-    text = str(message) if message else exc.message
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _is_context_overflow(exc: APIError) -> bool:
-    if exc.code == "context_length_exceeded":
-        return True
-    text = _detail(exc).lower()
-    return any(phrase in text for phrase in _CONTEXT_PHRASES)
 
 
 def _connection_reason(exc: BaseException) -> str:
