@@ -21,7 +21,7 @@ ScriptEntry = ModelResponse | LLMError | Callable[[ModelRequest], "ModelResponse
 class ScriptedProvider:
     def __init__(self, script: Iterable[ScriptEntry] = (), *, default: ScriptEntry | None = None) -> None:
         self._script: deque[ScriptEntry] = deque(script)
-        self._default = default
+        self.default = default
         self.requests: list[ModelRequest] = []
 
     def add(self, *entries: ScriptEntry) -> None:
@@ -35,8 +35,8 @@ class ScriptedProvider:
         self.requests.append(request)
         if self._script:
             entry = self._script.popleft()
-        elif self._default is not None:
-            entry = self._default
+        elif self.default is not None:
+            entry = self.default
         else:
             raise LLMInvalidResponseError("ScriptedProvider: the script is exhausted.")
         if callable(entry) and not isinstance(entry, ModelResponse | LLMError):
