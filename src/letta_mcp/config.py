@@ -58,6 +58,12 @@ class Settings(BaseModel):
         description="OpenAI-compatible endpoints by name.",
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        # MCP clients pass env values verbatim (no shell), so "~/agents" must be expanded here.
+        return value.expanduser()
+
     @field_validator("default_model")
     @classmethod
     def _handle(cls, value: str) -> str:
@@ -67,7 +73,8 @@ class Settings(BaseModel):
         return value
 
     def api_key(self, provider: str) -> str | None:
-        """The key for ``provider``: its own setting, else its ``api_key_env`` variable."""
+        """The key for ``provider``: its ``api_key`` setting, else the variable named by ``api_key_env``
+        (``OPENAI_API_KEY`` for ``openai``), as resolved by `load_settings`."""
         settings = self.providers[provider]
         if settings.api_key is not None:
             return settings.api_key.get_secret_value()
@@ -82,15 +89,20 @@ def load_settings(
 ) -> Settings:
     """Build the effective settings. ``environ`` defaults to `os.environ` (tests pass their own)."""
     env = os.environ if environ is None else environ
-    data: dict[str, Any] = {}
+    # The built-in `openai` provider always exists: configuring another provider (in the file or
+    # with LETTA_MCP_PROVIDERS__<NAME>__…) adds to it instead of replacing it.
+    data: dict[str, Any] = {"providers": {"openai": {}}}
     path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
+        file = Path(path).expanduser()
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            _merge(data, tomllib.loads(file.read_text(encoding="utf-8")))
         except FileNotFoundError as e:
-            raise ConfigError(f"Config file not found: {path}") from e
+            raise ConfigError(f"Config file not found: {file}") from e
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"Config file {path} is not valid TOML: {e}") from e
+            raise ConfigError(f"Config file {file} is not valid TOML: {e}") from e
+        except OSError as e:
+            raise ConfigError(f"Config file {file} could not be read: {e}") from e
     _merge(data, _from_environ(env))
     _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
     try:
@@ -105,7 +117,8 @@ def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
     """``LETTA_MCP_A__B=v`` → ``{"a": {"b": "v"}}`` (names lower-cased; pydantic coerces values)."""
     out: dict[str, Any] = {}
     for key, value in env.items():
-        if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG":
+        # An empty value counts as unset (``LETTA_MCP_DATA_DIR=`` must not mean the current directory).
+        if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG" or value == "":
             continue
         parts = key[len(ENV_PREFIX):].lower().split("__")
         node = out

@@ -1,26 +1,6 @@
-"""Numbered schema migrations.
+"""Migration 1: agents, blocks, history, messages (+ full-text index), runs, steps, templates."""
 
-Each migration is a list of SQL statements applied in one transaction together with its row in
-``schema_migrations``. The highest applied number is the schema version; a database whose
-version is newer than the newest migration here was written by a newer letta-mcp and is
-refused rather than touched.
-
-Never edit a migration that has shipped: add a new one.
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Migration:
-    number: int
-    name: str
-    statements: tuple[str, ...]
-
-
-_INITIAL = (
+STATEMENTS: tuple[str, ...] = (
     """
     CREATE TABLE agents (
         id          TEXT PRIMARY KEY,
@@ -179,7 +159,3 @@ _INITIAL = (
     )
     """,
 )
-
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial", _INITIAL),)
-
-LATEST_VERSION = MIGRATIONS[-1].number
