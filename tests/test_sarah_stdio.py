@@ -26,16 +26,29 @@ FAKE_SERVER = Path(__file__).with_name("fake_openai.py")
 def fake_model(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A fake OpenAI server process scripted for the whole story; yields (base_url, request log)."""
     script = tmp_path / "script.json"
-    script.write_text(json.dumps([
-        {"type": "tool_call", "calls": [{"id": "call_1", "name": "core_memory_append",
-                                         "arguments": {"label": "human", "content": "The user's name is Sarah."}}]},
-        {"type": "text", "content": "Nice to meet you, Sarah!"},
-        {"type": "text", "content": "Your name is Sarah."},
-    ]))
+    script.write_text(
+        json.dumps(
+            [
+                {
+                    "type": "tool_call",
+                    "calls": [
+                        {
+                            "id": "call_1",
+                            "name": "core_memory_append",
+                            "arguments": {"label": "human", "content": "The user's name is Sarah."},
+                        }
+                    ],
+                },
+                {"type": "text", "content": "Nice to meet you, Sarah!"},
+                {"type": "text", "content": "Your name is Sarah."},
+            ]
+        )
+    )
     log = tmp_path / "requests.jsonl"
     proc = subprocess.Popen(
         [sys.executable, str(FAKE_SERVER), "--port", "0", "--script", str(script), "--log", str(log)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -57,9 +70,7 @@ def _server(data_dir: Path, base_url: str) -> StdioServerParameters:
     )
 
 
-async def test_agent_remembers_sarah_across_server_restarts(
-    tmp_path: Path, fake_model: tuple[str, Path]
-) -> None:
+async def test_agent_remembers_sarah_across_server_restarts(tmp_path: Path, fake_model: tuple[str, Path]) -> None:
     base_url, log = fake_model
     data_dir = tmp_path / "data"
 
@@ -72,7 +83,11 @@ async def test_agent_remembers_sarah_across_server_restarts(
             assert not first.is_error, first.content
             assert first.structured_content["reply"] == "Nice to meet you, Sarah!"
             assert [m["message_type"] for m in first.structured_content["messages"]] == [
-                "user_message", "tool_call_message", "tool_return_message", "assistant_message"]
+                "user_message",
+                "tool_call_message",
+                "tool_return_message",
+                "assistant_message",
+            ]
 
         # A brand-new server process on the same data directory.
         async with Client(_server(data_dir, base_url)) as client:

@@ -30,8 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", help="Data directory (env LETTA_MCP_DATA_DIR; default: per-user data dir).")
         p.add_argument("--config", help="TOML config file (env LETTA_MCP_CONFIG).")
 
-    serve = commands.add_parser("serve", help="Run the MCP server.",
-                                epilog="Example: letta-mcp serve --data-dir ~/agents")
+    serve = commands.add_parser(
+        "serve", help="Run the MCP server.", epilog="Example: letta-mcp serve --data-dir ~/agents"
+    )
     common(serve)
     serve.add_argument("--transport", choices=["stdio"], default="stdio", help="MCP transport (default stdio).")
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level.")
@@ -48,8 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"letta-mcp: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return 0
@@ -57,16 +59,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         anyio.run(_serve, settings)
+    except _StartupError as e:
+        print(f"letta-mcp: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0
 
 
+class _StartupError(Exception):
+    """The server could not start (e.g. the data directory is unusable); the message says why."""
+
+
 async def _serve(settings: Settings) -> None:
+    import sqlite3
+
     from letta_mcp.server import create_server
     from letta_mcp.service import AgentService
+    from letta_mcp.store import StoreError
 
-    service = await AgentService.open(settings)
+    try:
+        service = await AgentService.open(settings)
+    except (OSError, sqlite3.Error, StoreError) as e:
+        raise _StartupError(
+            f"cannot open the data directory {settings.data_dir}: {e} "
+            "(choose another with --data-dir or LETTA_MCP_DATA_DIR)"
+        ) from e
     log.info("letta-mcp %s serving %s over stdio", __version__, settings.data_dir)
     try:
         await create_server(service).run_stdio_async()

@@ -120,7 +120,7 @@ def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
         # An empty value counts as unset (``LETTA_MCP_DATA_DIR=`` must not mean the current directory).
         if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG" or value == "":
             continue
-        parts = key[len(ENV_PREFIX):].lower().split("__")
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
         node = out
         for part in parts[:-1]:
             node = node.setdefault(part, {})
@@ -147,7 +147,5 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in error.errors(include_url=False)
-    ]
+    problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in error.errors(include_url=False)]
     return "Invalid settings: " + "; ".join(problems)

@@ -78,6 +78,7 @@ class Agent(_Model):
     description: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     max_steps: int = 50
+    context_window: int | None = None  # tokens; None: the model's known window
     created_at: datetime
     updated_at: datetime
 
@@ -145,6 +146,8 @@ class Message(_Model):
     run_id: str | None = None
     step_id: str | None = None
     in_context: bool = True
+    kind: str | None = None  # "summary" or "memory_warning" for messages the runtime wrote itself
+    tokens: int | None = None  # token count as sent to the model, computed once at write time
     created_at: datetime
 
 
@@ -225,8 +228,7 @@ class StopReason(StrEnum):
 
     @property
     def run_status(self) -> RunStatus:
-        if self in (StopReason.end_turn, StopReason.max_steps, StopReason.tool_rule,
-                    StopReason.requires_approval):
+        if self in (StopReason.end_turn, StopReason.max_steps, StopReason.tool_rule, StopReason.requires_approval):
             return RunStatus.completed
         if self is StopReason.cancelled:
             return RunStatus.cancelled

@@ -45,7 +45,6 @@ from letta_mcp.models import (
 from letta_mcp.runtime import AgentLoop, TurnResult
 from letta_mcp.runtime.block_edits import READ_ONLY_ERROR, MemoryEditError
 from letta_mcp.runtime.blocks import create_block, save_block
-from letta_mcp.runtime.loop import refresh_system_message
 from letta_mcp.runtime.memory import MemoryStats, render_memory
 from letta_mcp.runtime.prompts import (
     DEFAULT_HUMAN,
@@ -53,6 +52,7 @@ from letta_mcp.runtime.prompts import (
     DEFAULT_SYSTEM_PROMPT,
     STANDARD_DESCRIPTIONS,
 )
+from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
 from letta_mcp.store import Store
 from letta_mcp.store import errors as store_errors
@@ -157,13 +157,16 @@ class AgentService:
         return AgentDetails(agent, created, messages_in_history=1, messages_in_context=1)
 
     async def list_agents(
-        self, *, tags: list[str] | None = None, match_all_tags: bool = False, name: str | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        *,
+        tags: list[str] | None = None,
+        match_all_tags: bool = False,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[Agent]:
         async with self.store.read() as q:
-            return await q.agents.list(
-                tags=tags, match_all_tags=match_all_tags, name=name, limit=limit, offset=offset
-            )
+            return await q.agents.list(tags=tags, match_all_tags=match_all_tags, name=name, limit=limit, offset=offset)
 
     async def get_agent(self, agent_id: str) -> AgentDetails:
         async with self.store.read() as q:
@@ -175,8 +178,15 @@ class AgentService:
         return AgentDetails(agent, blocks, total, in_context)
 
     async def update_agent(
-        self, agent_id: str, *, name: str | None = None, system: str | None = None, model: str | None = None,
-        tools: list[str] | None = None, tags: list[str] | None = None, description: str | None = None,
+        self,
+        agent_id: str,
+        *,
+        name: str | None = None,
+        system: str | None = None,
+        model: str | None = None,
+        tools: list[str] | None = None,
+        tags: list[str] | None = None,
+        description: str | None = None,
         max_steps: int | None = None,
     ) -> Agent:
         if model is not None:
@@ -184,10 +194,15 @@ class AgentService:
         if tools is not None:
             self._check_tools(tools)
         changes: dict[str, object] = {
-            k: v for k, v in {
-                "name": name, "system": system, "model": model, "description": description,
+            k: v
+            for k, v in {
+                "name": name,
+                "system": system,
+                "model": model,
+                "description": description,
                 "max_steps": max_steps,
-            }.items() if v is not None
+            }.items()
+            if v is not None
         }
         if tools is not None:
             changes["tools"] = list(dict.fromkeys(tools))
@@ -239,24 +254,44 @@ class AgentService:
         return result
 
     async def list_messages(
-        self, agent_id: str, *, before_seq: int | None = None, after_seq: int | None = None,
-        roles: list[Role] | None = None, limit: int = 50, newest_first: bool = True,
+        self,
+        agent_id: str,
+        *,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+        roles: list[Role] | None = None,
+        limit: int = 50,
+        newest_first: bool = True,
     ) -> list[Message]:
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
             return await q.messages.page(
-                agent_id, before_seq=before_seq, after_seq=after_seq, roles=roles, limit=limit,
+                agent_id,
+                before_seq=before_seq,
+                after_seq=after_seq,
+                roles=roles,
+                limit=limit,
                 newest_first=newest_first,
             )
 
     async def search_messages(
-        self, agent_id: str, *, query: str | None = None, roles: list[Role] | None = None,
-        start: datetime | None = None, end: datetime | None = None, limit: int = 10,
+        self,
+        agent_id: str,
+        *,
+        query: str | None = None,
+        roles: list[Role] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
     ) -> list[Message]:
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
             return await q.messages.search(
-                agent_id, query=query, roles=roles or [Role.user, Role.assistant], start=start, end=end,
+                agent_id,
+                query=query,
+                roles=roles or [Role.user, Role.assistant],
+                start=start,
+                end=end,
                 limit=limit,
             )
 
@@ -283,12 +318,21 @@ class AgentService:
         return block
 
     async def update_block(
-        self, agent_id: str, label: str, *, value: str | None = None, limit: int | None = None,
-        description: str | None = None, read_only: bool | None = None,
+        self,
+        agent_id: str,
+        label: str,
+        *,
+        value: str | None = None,
+        limit: int | None = None,
+        description: str | None = None,
+        read_only: bool | None = None,
     ) -> Block:
         """Change a block as a client. Same rules as the agent's tools: limit enforced, read-only kept."""
-        changes = {k: v for k, v in {"value": value, "limit": limit, "description": description,
-                                      "read_only": read_only}.items() if v is not None}
+        changes = {
+            k: v
+            for k, v in {"value": value, "limit": limit, "description": description, "read_only": read_only}.items()
+            if v is not None
+        }
         if not changes:
             raise InvalidRequestError("Nothing to change: give value, limit, description or read_only.")
         async with self.store.write() as q:
@@ -311,7 +355,11 @@ class AgentService:
     # --- templates ------------------------------------------------------------------------------
 
     async def create_template(
-        self, name: str, *, agent_id: str | None = None, description: str | None = None,
+        self,
+        name: str,
+        *,
+        agent_id: str | None = None,
+        description: str | None = None,
     ) -> Template:
         """Save an agent's configuration (system, blocks, tools, model, tags) under ``name``."""
         if not agent_id:
@@ -319,14 +367,26 @@ class AgentService:
         details = await self.get_agent(agent_id)
         agent = details.agent
         template = Template(
-            id=new_id("template"), name=name, description=description or agent.description,
-            system=agent.system, model=agent.model, tools=agent.tools, tags=agent.tags,
+            id=new_id("template"),
+            name=name,
+            description=description or agent.description,
+            system=agent.system,
+            model=agent.model,
+            tools=agent.tools,
+            tags=agent.tags,
             blocks=[
-                BlockSpec(label=b.label, value=b.value, limit=b.limit, description=b.description,
-                          read_only=b.read_only, metadata=b.metadata)
+                BlockSpec(
+                    label=b.label,
+                    value=b.value,
+                    limit=b.limit,
+                    description=b.description,
+                    read_only=b.read_only,
+                    metadata=b.metadata,
+                )
                 for b in details.blocks
             ],
-            max_steps=agent.max_steps, created_at=utcnow(),
+            max_steps=agent.max_steps,
+            created_at=utcnow(),
         )
         try:
             async with self.store.write() as q:
@@ -357,8 +417,10 @@ class AgentService:
         if base is not None:
             specs = {b.label: b.model_copy() for b in base.blocks}
         else:
-            specs = {"persona": BlockSpec(label="persona", value=DEFAULT_PERSONA),
-                     "human": BlockSpec(label="human", value=DEFAULT_HUMAN)}
+            specs = {
+                "persona": BlockSpec(label="persona", value=DEFAULT_PERSONA),
+                "human": BlockSpec(label="human", value=DEFAULT_HUMAN),
+            }
         explicit = [b.label for b in blocks or []]
         if len(explicit) != len(set(explicit)):
             raise InvalidRequestError("Block labels in blocks must be unique.")
@@ -374,10 +436,15 @@ class AgentService:
 
     def _new_block(self, spec: BlockSpec, now: datetime) -> Block:
         return Block(
-            id=new_id("block"), label=spec.label, value=spec.value,
+            id=new_id("block"),
+            label=spec.label,
+            value=spec.value,
             limit=spec.limit or max(self.settings.default_block_limit, len(spec.value)),
             description=spec.description or STANDARD_DESCRIPTIONS.get(spec.label),
-            read_only=spec.read_only, metadata=spec.metadata, created_at=now, updated_at=now,
+            read_only=spec.read_only,
+            metadata=spec.metadata,
+            created_at=now,
+            updated_at=now,
         )
 
     def _check_model(self, model: str) -> None:
@@ -410,7 +477,7 @@ class AgentService:
                     "Shorten the value or raise the limit."
                 )
 
-    async def _require_agent(self, q, agent_id: str) -> Agent:  # noqa: ANN001 - Queries
+    async def _require_agent(self, q, agent_id: str) -> Agent:
         agent = await q.agents.get(agent_id)
         if agent is None:
             raise self._agent_not_found(agent_id)
@@ -421,7 +488,7 @@ class AgentService:
         return NotFoundError(f"No agent with id {agent_id!r}. {_LIST_AGENTS_HINT}")
 
     @staticmethod
-    async def _block_not_found(q, agent_id: str, label: str) -> NotFoundError:  # noqa: ANN001
+    async def _block_not_found(q, agent_id: str, label: str) -> NotFoundError:
         labels = [b.label for b in await q.blocks.for_agent(agent_id)]
         return NotFoundError(
             f"Agent {agent_id!r} has no block labelled {label!r}. Its blocks are: {', '.join(labels) or 'none'}."

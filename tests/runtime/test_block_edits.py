@@ -81,9 +81,7 @@ def test_core_replace_rejects_empty_old_content() -> None:
     assert "core_memory_append" in message
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "param"), [("1→ a", "b", "old_content"), ("a", "1→ b", "new_content")]
-)
+@pytest.mark.parametrize(("old", "new", "param"), [("1→ a", "b", "old_content"), ("a", "1→ b", "new_content")])
 def test_core_replace_rejects_line_number_prefixes(old: str, new: str, param: str) -> None:
     assert error_of(core_memory_replace, "a", old, new, label="human") == f"{param} {PREFIX_TAIL}"
 
@@ -180,9 +178,7 @@ def test_replace_rejects_line_number_warning() -> None:
     old = f"{LINE_NUMBER_WARNING}\nName: Alice"
     assert error_of(memory_replace, "Name: Alice", old, "x", label="human") == f"old_string {WARNING_TAIL}"
     new = f"{LINE_NUMBER_WARNING}\nName: Bob"
-    assert (
-        error_of(memory_replace, "Name: Alice", "Alice", new, label="human") == f"new_string {WARNING_TAIL}"
-    )
+    assert error_of(memory_replace, "Name: Alice", "Alice", new, label="human") == f"new_string {WARNING_TAIL}"
 
 
 def test_replace_accepts_numbers_and_arrows_that_are_not_line_prefixes() -> None:
@@ -218,9 +214,7 @@ def test_insert_after_a_middle_line() -> None:
 
 
 def test_insert_after_last_line_equals_append() -> None:
-    assert memory_insert(THREE_LINES, "four", 3, label="human") == memory_insert(
-        THREE_LINES, "four", label="human"
-    )
+    assert memory_insert(THREE_LINES, "four", 3, label="human") == memory_insert(THREE_LINES, "four", label="human")
 
 
 def test_insert_several_lines() -> None:

@@ -16,9 +16,7 @@ from letta_mcp.service import AgentService
 pytestmark = pytest.mark.anyio
 
 
-async def test_input_is_committed_before_the_model_is_called(
-    service: AgentService, scripted: ScriptedProvider
-) -> None:
+async def test_input_is_committed_before_the_model_is_called(service: AgentService, scripted: ScriptedProvider) -> None:
     agent = (await service.create_agent(name="a")).agent
     seen: list[list[str | None]] = []
 
@@ -41,8 +39,7 @@ async def test_input_is_committed_before_the_model_is_called(
 
 async def test_failed_later_step_keeps_earlier_steps_whole(service: AgentService, scripted: ScriptedProvider) -> None:
     agent = (await service.create_agent(name="a")).agent
-    scripted.add(call("core_memory_append", {"label": "human", "content": "Likes tea."}),
-                 LLMServerError("gone"))
+    scripted.add(call("core_memory_append", {"label": "human", "content": "Likes tea."}), LLMServerError("gone"))
     with pytest.raises(AgentUnavailableError):
         await service.send_message(agent.id, "I like tea")
     assert (await service.get_block(agent.id, "human")).value == "Likes tea."
@@ -55,7 +52,12 @@ async def test_failed_later_step_keeps_earlier_steps_whole(service: AgentService
     result = await service.send_message(agent.id, "hello again")
     assert result.reply == "Noted."
     assert [m.role for m in scripted.requests[-1].messages] == [
-        Role.system, Role.user, Role.assistant, Role.tool, Role.user]
+        Role.system,
+        Role.user,
+        Role.assistant,
+        Role.tool,
+        Role.user,
+    ]
 
 
 async def test_system_message_is_rewritten_only_when_memory_changes(
@@ -123,8 +125,9 @@ async def test_messages_out_of_context_are_not_sent_but_stay_searchable(
     scripted.add(reply("first answer"))
     await service.send_message(agent.id, "the secret word is pineapple")
     async with service.store.write() as q:  # evict the first exchange, as compaction would
-        await q.conn.execute("UPDATE messages SET in_context = 0 WHERE agent_id = :a AND seq IN (1, 2)",
-                             {"a": agent.id})
+        await q.conn.execute(
+            "UPDATE messages SET in_context = 0 WHERE agent_id = :a AND seq IN (1, 2)", {"a": agent.id}
+        )
     scripted.add(reply("second answer"))
     await service.send_message(agent.id, "what was it?")
     sent = [m.content for m in scripted.requests[-1].messages[1:]]

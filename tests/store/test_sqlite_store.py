@@ -26,8 +26,16 @@ async def store(tmp_path: Path):
 
 def _agent(name: str = "a") -> Agent:
     now = utcnow()
-    return Agent(id=new_id("agent"), name=name, system="sys", model="openai/x", tools=[], tags=["t"],
-                 created_at=now, updated_at=now)
+    return Agent(
+        id=new_id("agent"),
+        name=name,
+        system="sys",
+        model="openai/x",
+        tools=[],
+        tags=["t"],
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _block(label: str, value: str = "") -> Block:
@@ -36,8 +44,15 @@ def _block(label: str, value: str = "") -> Block:
 
 
 def _msg(agent_id: str, seq: int, role: Role, content: str, *, in_context: bool = True, days_ago: int = 0) -> Message:
-    return Message(id=new_id("message"), agent_id=agent_id, seq=seq, role=role, content=content,
-                   in_context=in_context, created_at=utcnow() - timedelta(days=days_ago))
+    return Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        seq=seq,
+        role=role,
+        content=content,
+        in_context=in_context,
+        created_at=utcnow() - timedelta(days=days_ago),
+    )
 
 
 async def test_pragmas_and_schema_version(tmp_path: Path, store: Store) -> None:
@@ -97,12 +112,14 @@ async def test_in_context_membership_and_counts(store: Store) -> None:
     agent = _agent()
     async with store.write() as q:
         await q.agents.insert(agent)
-        await q.messages.insert([
-            _msg(agent.id, 0, Role.system, "system"),
-            _msg(agent.id, 1, Role.user, "evicted long ago", in_context=False),
-            _msg(agent.id, 2, Role.user, "hello"),
-            _msg(agent.id, 3, Role.assistant, "hi"),
-        ])
+        await q.messages.insert(
+            [
+                _msg(agent.id, 0, Role.system, "system"),
+                _msg(agent.id, 1, Role.user, "evicted long ago", in_context=False),
+                _msg(agent.id, 2, Role.user, "hello"),
+                _msg(agent.id, 3, Role.assistant, "hi"),
+            ]
+        )
         assert await q.messages.next_seq(agent.id) == 4
     async with store.read() as q:
         assert [m.seq for m in await q.messages.in_context(agent.id)] == [0, 2, 3]
@@ -116,19 +133,22 @@ async def test_search_uses_stemming_roles_and_dates(store: Store) -> None:
     agent = _agent()
     async with store.write() as q:
         await q.agents.insert(agent)
-        await q.messages.insert([
-            _msg(agent.id, 0, Role.system, "system prompt about hiking"),
-            _msg(agent.id, 1, Role.user, "I went hiking in the Alps", in_context=False, days_ago=10),
-            _msg(agent.id, 2, Role.assistant, "The Alps sound wonderful", days_ago=1),
-            _msg(agent.id, 3, Role.user, "My cat is called Milo"),
-        ])
+        await q.messages.insert(
+            [
+                _msg(agent.id, 0, Role.system, "system prompt about hiking"),
+                _msg(agent.id, 1, Role.user, "I went hiking in the Alps", in_context=False, days_ago=10),
+                _msg(agent.id, 2, Role.assistant, "The Alps sound wonderful", days_ago=1),
+                _msg(agent.id, 3, Role.user, "My cat is called Milo"),
+            ]
+        )
     async with store.read() as q:
         hits = await q.messages.search(agent.id, query="hikes", roles=[Role.user, Role.assistant])
         assert [m.seq for m in hits] == [1]  # porter stemming: hikes ~ hiking; system never matches
         hits = await q.messages.search(agent.id, query="alps", roles=[Role.assistant])
         assert [m.seq for m in hits] == [2]
-        recent = await q.messages.search(agent.id, query="alps", roles=[Role.user, Role.assistant],
-                                         start=utcnow() - timedelta(days=5))
+        recent = await q.messages.search(
+            agent.id, query="alps", roles=[Role.user, Role.assistant], start=utcnow() - timedelta(days=5)
+        )
         assert [m.seq for m in recent] == [2]
         assert [m.seq for m in await q.messages.search(agent.id, query="?!", roles=[Role.user])] == [3, 1]
         assert await q.messages.search(agent.id, query='"unbalanced AND (', roles=[Role.user]) == []
@@ -155,8 +175,9 @@ async def test_deleting_agent_keeps_blocks_shared_with_others(store: Store) -> N
 
 
 async def test_duplicate_template_name_conflicts(store: Store) -> None:
-    t = Template(id=new_id("template"), name="helper", system="s", model="openai/x", tools=[], blocks=[],
-                 created_at=utcnow())
+    t = Template(
+        id=new_id("template"), name="helper", system="s", model="openai/x", tools=[], blocks=[], created_at=utcnow()
+    )
     async with store.write() as q:
         await q.templates.insert(t)
     with pytest.raises(ConflictError, match="helper"):

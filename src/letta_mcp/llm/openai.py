@@ -49,7 +49,11 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 _PLACEHOLDER_KEY = "no-key-needed"
 # How servers without the "context_length_exceeded" code word it (vLLM, llama.cpp, OpenRouter, …).
 _CONTEXT_PHRASES = (
-    "context length", "context window", "context size", "too many tokens", "prompt is too long",
+    "context length",
+    "context window",
+    "context size",
+    "too many tokens",
+    "prompt is too long",
 )
 _BUILTIN_TOOL_CHOICES = ("auto", "required", "none")
 
@@ -243,8 +247,7 @@ def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
     }
     if request.tools:
         kwargs["tools"] = [
-            {"type": "function",
-             "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
             for t in request.tools
         ]
         choice = request.tool_choice
@@ -292,7 +295,9 @@ def _to_response(completion: ChatCompletion) -> ModelResponse:
             prompt_tokens=usage.prompt_tokens or 0,
             completion_tokens=usage.completion_tokens or 0,
             total_tokens=usage.total_tokens or 0,
-        ) if usage is not None else Usage(),
+        )
+        if usage is not None
+        else Usage(),
         model=completion.model,
     )
 

@@ -51,15 +51,19 @@ class ScriptedProvider:
 
 def reply(text: str, *, usage: Usage | None = None, finish_reason: str = "stop") -> ModelResponse:
     """A plain-text answer (ends the agent's turn)."""
-    return ModelResponse(content=text, finish_reason=finish_reason, usage=usage or Usage(
-        prompt_tokens=10, completion_tokens=5, total_tokens=15))
+    return ModelResponse(
+        content=text,
+        finish_reason=finish_reason,
+        usage=usage or Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
+    )
 
 
 _call_counter = 0
 
 
-def call(name: str, arguments: dict[str, Any] | str | None = None, *, content: str | None = None,
-         usage: Usage | None = None) -> ModelResponse:
+def call(
+    name: str, arguments: dict[str, Any] | str | None = None, *, content: str | None = None, usage: Usage | None = None
+) -> ModelResponse:
     """A single tool call (a string ``arguments`` is sent verbatim, to script malformed JSON)."""
     global _call_counter
     _call_counter += 1

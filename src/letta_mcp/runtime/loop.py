@@ -16,7 +16,6 @@ transaction. Only in-context rows are read per step, so cost does not grow with 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from letta_mcp.llm.errors import LLMError
 from letta_mcp.llm.registry import ProviderRegistry
@@ -34,10 +33,10 @@ from letta_mcp.models import (
     new_id,
     utcnow,
 )
-from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_content
+from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tool_schemas import tool_schema
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
-from letta_mcp.store import Queries, Store
+from letta_mcp.store import Store
 
 # A model that keeps producing unusable tool calls is not going to recover; stop before max_steps.
 MAX_CONSECUTIVE_INVALID_CALLS = 3
@@ -72,8 +71,13 @@ class AgentLoop:
             await q.runs.insert(run)
             seq = await q.messages.next_seq(agent_id)
             incoming = Message(
-                id=new_id("message"), agent_id=agent_id, seq=seq, role=role, content=content,
-                run_id=run.id, created_at=now,
+                id=new_id("message"),
+                agent_id=agent_id,
+                seq=seq,
+                role=role,
+                content=content,
+                run_id=run.id,
+                created_at=now,
             )
             await q.messages.insert([incoming])
             await refresh_system_message(q, agent, now)
@@ -94,8 +98,9 @@ class AgentLoop:
                 break
         return result
 
-    async def _step(self, agent: Agent, result: TurnResult, index: int, *, last_step: bool
-                    ) -> tuple[StopReason | None, bool]:
+    async def _step(
+        self, agent: Agent, result: TurnResult, index: int, *, last_step: bool
+    ) -> tuple[StopReason | None, bool]:
         """One LLM call and its consequences. Returns (stop reason if the turn ended, invalid call?)."""
         run = result.run
         async with self._store.read() as q:
@@ -112,15 +117,30 @@ class AgentLoop:
             )
         except LLMError as e:
             run.error = str(e)
-            await self._finish(run, StopReason.llm_api_error, failed_step=Step(
-                id=new_id("step"), run_id=run.id, agent_id=agent.id, index=index, model=agent.model,
-                error=f"{type(e).__name__}: {e}", created_at=started,
-            ))
+            await self._finish(
+                run,
+                StopReason.llm_api_error,
+                failed_step=Step(
+                    id=new_id("step"),
+                    run_id=run.id,
+                    agent_id=agent.id,
+                    index=index,
+                    model=agent.model,
+                    error=f"{type(e).__name__}: {e}",
+                    created_at=started,
+                ),
+            )
             return StopReason.llm_api_error, False
 
         step = Step(
-            id=new_id("step"), run_id=run.id, agent_id=agent.id, index=index, model=agent.model,
-            usage=response.usage, finish_reason=response.finish_reason, created_at=started,
+            id=new_id("step"),
+            run_id=run.id,
+            agent_id=agent.id,
+            index=index,
+            model=agent.model,
+            usage=response.usage,
+            finish_reason=response.finish_reason,
+            created_at=started,
         )
         run.usage = run.usage + response.usage
         run.step_count += 1
@@ -134,9 +154,16 @@ class AgentLoop:
             now = utcnow()
             seq = await q.messages.next_seq(agent.id)
             assistant = Message(
-                id=new_id("message"), agent_id=agent.id, seq=seq, role=Role.assistant,
-                content=response.content, reasoning=response.reasoning, tool_calls=response.tool_calls,
-                run_id=run.id, step_id=step.id, created_at=now,
+                id=new_id("message"),
+                agent_id=agent.id,
+                seq=seq,
+                role=Role.assistant,
+                content=response.content,
+                reasoning=response.reasoning,
+                tool_calls=response.tool_calls,
+                run_id=run.id,
+                step_id=step.id,
+                created_at=now,
             )
             added = [assistant]
             outcomes: list[ToolOutcome] = []
@@ -145,11 +172,20 @@ class AgentLoop:
                 outcome = await execute_tool(ctx, call)
                 outcomes.append(outcome)
                 seq += 1
-                added.append(Message(
-                    id=new_id("message"), agent_id=agent.id, seq=seq, role=Role.tool,
-                    content=outcome.envelope(now), tool_call_id=call.id, tool_name=call.name,
-                    run_id=run.id, step_id=step.id, created_at=now,
-                ))
+                added.append(
+                    Message(
+                        id=new_id("message"),
+                        agent_id=agent.id,
+                        seq=seq,
+                        role=Role.tool,
+                        content=outcome.envelope(now),
+                        tool_call_id=call.id,
+                        tool_name=call.name,
+                        run_id=run.id,
+                        step_id=step.id,
+                        created_at=now,
+                    )
+                )
             await q.messages.insert(added)
             if ctx.blocks_changed:
                 await refresh_system_message(q, agent, now)
@@ -184,22 +220,6 @@ def _close(run: Run, stop: StopReason) -> None:
     run.stop_reason = stop
     run.status = stop.run_status
     run.completed_at = utcnow()
-
-
-async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> None:
-    """Recompile the system message (seq 0) from the current blocks; rewrite it only if it changed."""
-    system = await q.messages.page(agent.id, after_seq=-1, limit=1, newest_first=False)
-    total, in_context = await q.messages.counts(agent.id)
-    blocks = await q.blocks.for_agent(agent.id)
-    compiled = compile_system_message(
-        agent.system, agent.id, blocks, MemoryStats(previous_messages=total - in_context), now
-    )
-    if not system:
-        await q.messages.insert([Message(
-            id=new_id("message"), agent_id=agent.id, seq=0, role=Role.system, content=compiled, created_at=now,
-        )])
-    elif not same_content(system[0].content or "", compiled):
-        await q.messages.update_content(system[0].id, compiled)
 
 
 def to_chat(message: Message) -> ChatMessage:

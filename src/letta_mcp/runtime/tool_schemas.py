@@ -97,8 +97,7 @@ _SCHEMAS = [
         parameters=_params(
             {
                 "label": _string(
-                    "Label of the memory block to rewrite, exactly as shown in <memory_blocks> "
-                    "(e.g. 'human')."
+                    "Label of the memory block to rewrite, exactly as shown in <memory_blocks> (e.g. 'human')."
                 ),
                 "new_memory": _string("The complete new content of the block."),
             },
@@ -162,9 +161,7 @@ _SCHEMAS = [
         ),
         parameters=_params(
             {
-                "query": _string(
-                    "Text to look for in past messages. Omit it to list messages by role and date only."
-                ),
+                "query": _string("Text to look for in past messages. Omit it to list messages by role and date only."),
                 "roles": {
                     "type": "array",
                     "items": {"type": "string", "enum": ["assistant", "user", "tool"]},

@@ -70,9 +70,7 @@ async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
     """Run one tool call; never raises for the model's mistakes (they become failed outcomes)."""
     if call.name not in ctx.agent.tools or call.name not in _HANDLERS:
         available = ", ".join(t for t in ctx.agent.tools if t in _HANDLERS)
-        return ToolOutcome(
-            False, f"Tool not found: {call.name!r}. Available tools: {available}.", invalid_call=True
-        )
+        return ToolOutcome(False, f"Tool not found: {call.name!r}. Available tools: {available}.", invalid_call=True)
     try:
         args = json.loads(call.arguments) if call.arguments.strip() else {}
     except json.JSONDecodeError as e:
@@ -84,7 +82,8 @@ async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
         )
     if not isinstance(args, dict):
         return ToolOutcome(
-            False, f"Arguments of {call.name} must be a JSON object, not {type(args).__name__}.",
+            False,
+            f"Arguments of {call.name} must be a JSON object, not {type(args).__name__}.",
             invalid_call=True,
         )
     # Models often send null for an optional parameter; treat it as absent.
@@ -112,9 +111,7 @@ async def _editable_block(ctx: ToolContext, label: str) -> Block:
     block = await ctx.q.blocks.by_label(ctx.agent.id, label)
     if block is None:
         labels = [b.label for b in await ctx.q.blocks.for_agent(ctx.agent.id)]
-        raise _ToolFailure(
-            f"Block field {label} does not exist (available sections = {', '.join(labels)})"
-        )
+        raise _ToolFailure(f"Block field {label} does not exist (available sections = {', '.join(labels)})")
     if block.read_only:
         raise _ToolFailure(block_edits.READ_ONLY_ERROR)
     return block
@@ -167,8 +164,12 @@ async def _memory_rethink(ctx: ToolContext, label: str, new_memory: str) -> str:
         # As in Letta, rethinking a block that does not exist creates it.
         now = utcnow()
         new_block = Block(
-            id=new_id("block"), label=label, value=block_edits.memory_rethink(new_memory),
-            limit=ctx.default_block_limit, created_at=now, updated_at=now,
+            id=new_id("block"),
+            label=label,
+            value=block_edits.memory_rethink(new_memory),
+            limit=ctx.default_block_limit,
+            created_at=now,
+            updated_at=now,
         )
         await create_block(ctx.q, ctx.agent.id, new_block, actor=f"agent:{ctx.agent.id}", reason="memory_rethink")
         ctx.blocks_changed = True
@@ -192,9 +193,7 @@ def _parse_date(value: str | None, *, end: bool) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as e:
-        raise _ToolFailure(
-            f"Invalid date {value!r}: use ISO 8601, e.g. '2024-01-15' or '2024-01-15T09:30:00'."
-        ) from e
+        raise _ToolFailure(f"Invalid date {value!r}: use ISO 8601, e.g. '2024-01-15' or '2024-01-15T09:30:00'.") from e
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if end and len(value) <= 10:  # a bare date as an end bound means the whole day

@@ -10,27 +10,42 @@ from letta_mcp.service import AgentService
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
-    @mcp.resource("letta://agents", name="agents", mime_type="application/json",
-                  description="All agents (id, name, model, tags), newest first.")
+    @mcp.resource(
+        "letta://agents",
+        name="agents",
+        mime_type="application/json",
+        description="All agents (id, name, model, tags), newest first.",
+    )
     async def agents() -> str:
         listed = await service.list_agents(limit=1000)
         return "[" + ",".join(AgentSummary.of(a).model_dump_json() for a in listed) + "]"
 
-    @mcp.resource("letta://agents/{agent_id}", name="agent", mime_type="application/json",
-                  description="One agent: configuration, memory blocks and message counts.")
+    @mcp.resource(
+        "letta://agents/{agent_id}",
+        name="agent",
+        mime_type="application/json",
+        description="One agent: configuration, memory blocks and message counts.",
+    )
     @resource_errors
     async def agent(agent_id: str) -> str:
         return AgentOut.of_details(await service.get_agent(agent_id)).model_dump_json()
 
-    @mcp.resource("letta://agents/{agent_id}/memory", name="agent_memory", mime_type="text/plain",
-                  description="The agent's memory exactly as its model sees it (<memory_blocks> and "
-                  "<memory_metadata>).")
+    @mcp.resource(
+        "letta://agents/{agent_id}/memory",
+        name="agent_memory",
+        mime_type="text/plain",
+        description="The agent's memory exactly as its model sees it (<memory_blocks> and <memory_metadata>).",
+    )
     @resource_errors
     async def memory(agent_id: str) -> str:
         return (await service.get_memory(agent_id)).rendered
 
-    @mcp.resource("letta://agents/{agent_id}/blocks/{label}", name="agent_block", mime_type="text/plain",
-                  description="The text of one memory block.")
+    @mcp.resource(
+        "letta://agents/{agent_id}/blocks/{label}",
+        name="agent_block",
+        mime_type="text/plain",
+        description="The text of one memory block.",
+    )
     @resource_errors
     async def block(agent_id: str, label: str) -> str:
         return (await service.get_block(agent_id, label)).value

@@ -12,7 +12,9 @@ from letta_mcp.models import Agent, Block, Message, Role, Run, Template
 from letta_mcp.service import AgentDetails
 
 AgentId = Annotated[str, Field(description="The agent's id, e.g. 'agent-5f0c…' (from create_agent or list_agents).")]
-Label = Annotated[str, Field(description="A memory block label, e.g. 'human' or 'persona'.", min_length=1, max_length=64)]
+Label = Annotated[
+    str, Field(description="A memory block label, e.g. 'human' or 'persona'.", min_length=1, max_length=64)
+]
 
 
 class BlockInput(BaseModel):
@@ -39,8 +41,14 @@ class BlockOut(BaseModel):
     @classmethod
     def of(cls, block: Block) -> BlockOut:
         return cls(
-            id=block.id, label=block.label, value=block.value, limit=block.limit, chars_current=len(block.value),
-            description=block.description, read_only=block.read_only, version=block.version,
+            id=block.id,
+            label=block.label,
+            value=block.value,
+            limit=block.limit,
+            chars_current=len(block.value),
+            description=block.description,
+            read_only=block.read_only,
+            version=block.version,
             updated_at=block.updated_at,
         )
 
@@ -55,8 +63,14 @@ class AgentSummary(BaseModel):
 
     @classmethod
     def of(cls, agent: Agent) -> AgentSummary:
-        return cls(id=agent.id, name=agent.name, description=agent.description, model=agent.model,
-                   tags=agent.tags, created_at=agent.created_at)
+        return cls(
+            id=agent.id,
+            name=agent.name,
+            description=agent.description,
+            model=agent.model,
+            tags=agent.tags,
+            created_at=agent.created_at,
+        )
 
 
 class AgentOut(AgentSummary):
@@ -72,9 +86,18 @@ class AgentOut(AgentSummary):
     def of_details(cls, details: AgentDetails) -> AgentOut:
         a = details.agent
         return cls(
-            id=a.id, name=a.name, description=a.description, model=a.model, tags=a.tags, created_at=a.created_at,
-            system=a.system, tools=a.tools, max_steps=a.max_steps, updated_at=a.updated_at,
-            blocks=[BlockOut.of(b) for b in details.blocks], messages_in_history=details.messages_in_history,
+            id=a.id,
+            name=a.name,
+            description=a.description,
+            model=a.model,
+            tags=a.tags,
+            created_at=a.created_at,
+            system=a.system,
+            tools=a.tools,
+            max_steps=a.max_steps,
+            updated_at=a.updated_at,
+            blocks=[BlockOut.of(b) for b in details.blocks],
+            messages_in_history=details.messages_in_history,
             messages_in_context=details.messages_in_context,
         )
 
@@ -99,7 +122,11 @@ class LettaMessage(BaseModel):
     """One message in Letta's client-facing shape (``message_type`` tells which fields are set)."""
 
     message_type: Literal[
-        "system_message", "user_message", "assistant_message", "reasoning_message", "tool_call_message",
+        "system_message",
+        "user_message",
+        "assistant_message",
+        "reasoning_message",
+        "tool_call_message",
         "tool_return_message",
     ]
     id: str
@@ -116,22 +143,39 @@ class LettaMessage(BaseModel):
     @classmethod
     def expand(cls, m: Message) -> list[LettaMessage]:
         """A stored message as Letta's messages: an assistant step becomes reasoning + tool calls."""
-        base: dict[str, Any] = {"id": m.id, "seq": m.seq, "date": m.created_at, "run_id": m.run_id,
-                                "step_id": m.step_id}
+        base: dict[str, Any] = {
+            "id": m.id,
+            "seq": m.seq,
+            "date": m.created_at,
+            "run_id": m.run_id,
+            "step_id": m.step_id,
+        }
         if m.role is Role.system:
             return [cls(message_type="system_message", content=m.content, **base)]
         if m.role is Role.user:
             return [cls(message_type="user_message", content=m.content, **base)]
         if m.role is Role.tool:
-            return [cls(message_type="tool_return_message", tool_return=m.content, status=_status(m.content),
-                        tool_call=None, **base)]
+            return [
+                cls(
+                    message_type="tool_return_message",
+                    tool_return=m.content,
+                    status=_status(m.content),
+                    tool_call=None,
+                    **base,
+                )
+            ]
         out: list[LettaMessage] = []
         thinking = m.reasoning or (m.content if m.tool_calls else None)
         if thinking:
             out.append(cls(message_type="reasoning_message", reasoning=thinking, **base))
         for tc in m.tool_calls:
-            out.append(cls(message_type="tool_call_message",
-                           tool_call=ToolCallOut(name=tc.name, arguments=tc.arguments, tool_call_id=tc.id), **base))
+            out.append(
+                cls(
+                    message_type="tool_call_message",
+                    tool_call=ToolCallOut(name=tc.name, arguments=tc.arguments, tool_call_id=tc.id),
+                    **base,
+                )
+            )
         if not m.tool_calls and m.content:
             out.append(cls(message_type="assistant_message", content=m.content, **base))
         return out
@@ -160,14 +204,18 @@ class SendMessageResult(BaseModel):
     run_id: str
     reply: str | None = Field(description="The agent's final answer to show the user (null if it gave none).")
     stop_reason: str = Field(description="Why the turn ended: end_turn, max_steps, invalid_tool_call, …")
-    messages: list[LettaMessage] = Field(description="Everything this turn added, in order: the input, the "
-                                         "agent's reasoning, tool calls, tool returns and the reply.")
+    messages: list[LettaMessage] = Field(
+        description="Everything this turn added, in order: the input, the "
+        "agent's reasoning, tool calls, tool returns and the reply."
+    )
     usage: UsageOut
 
     @classmethod
     def of(cls, run: Run, messages: list[Message], reply: str | None) -> SendMessageResult:
         return cls(
-            agent_id=run.agent_id, run_id=run.id, reply=reply,
+            agent_id=run.agent_id,
+            run_id=run.id,
+            reply=reply,
             stop_reason=run.stop_reason.value if run.stop_reason else run.status.value,
             messages=expand_all(messages),
             usage=UsageOut(**run.usage.model_dump(), step_count=run.step_count),
@@ -176,8 +224,9 @@ class SendMessageResult(BaseModel):
 
 class MessagePage(BaseModel):
     messages: list[LettaMessage]
-    next_cursor: int | None = Field(description="Pass as `before` (or `after`, matching the order) for the next "
-                                    "page; null when there are no more.")
+    next_cursor: int | None = Field(
+        description="Pass as `before` (or `after`, matching the order) for the next page; null when there are no more."
+    )
 
 
 class SearchResult(BaseModel):
@@ -210,8 +259,16 @@ class TemplateOut(BaseModel):
 
     @classmethod
     def of(cls, t: Template) -> TemplateOut:
-        return cls(id=t.id, name=t.name, description=t.description, model=t.model, tools=t.tools, tags=t.tags,
-                   blocks=[b.label for b in t.blocks], created_at=t.created_at)
+        return cls(
+            id=t.id,
+            name=t.name,
+            description=t.description,
+            model=t.model,
+            tools=t.tools,
+            tags=t.tags,
+            blocks=[b.label for b in t.blocks],
+            created_at=t.created_at,
+        )
 
 
 class TemplateList(BaseModel):

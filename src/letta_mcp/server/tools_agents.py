@@ -13,11 +13,17 @@ from letta_mcp.server.errors import tool_errors
 from letta_mcp.server.schemas import AgentId, AgentList, AgentOut, AgentSummary, BlockInput, Deleted
 from letta_mcp.service import AgentService
 
-Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
-                 Field(description="Tags for finding agents later, e.g. ['user:sarah', 'support'].", max_length=50)]
-ToolNames = Annotated[list[str] | None, Field(
-    description="Built-in tools the agent may call (default: memory_insert, memory_replace, memory_rethink, "
-    "core_memory_append, core_memory_replace, conversation_search). Also available: memory_finish_edits.")]
+Tags = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
+    Field(description="Tags for finding agents later, e.g. ['user:sarah', 'support'].", max_length=50),
+]
+ToolNames = Annotated[
+    list[str] | None,
+    Field(
+        description="Built-in tools the agent may call (default: memory_insert, memory_replace, memory_rethink, "
+        "core_memory_append, core_memory_replace, conversation_search). Also available: memory_finish_edits."
+    ),
+]
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
@@ -25,24 +31,41 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def create_agent(
         name: Annotated[str | None, Field(description="A human-friendly name.", max_length=200)] = None,
-        persona: Annotated[str | None, Field(
-            description="Who the agent is: text of its 'persona' memory block.", max_length=1_000_000)] = None,
-        human: Annotated[str | None, Field(
-            description="What the agent knows about its user: text of its 'human' memory block.",
-            max_length=1_000_000)] = None,
-        blocks: Annotated[list[BlockInput] | None, Field(
-            description="Extra memory blocks (or overrides of persona/human by label).", max_length=100)] = None,
-        system: Annotated[str | None, Field(
-            description="Replaces the default system prompt. Memory is appended after it, or placed at "
-            "{CORE_MEMORY} if the text contains that marker.", max_length=200_000)] = None,
-        model: Annotated[str | None, Field(
-            description="Model handle 'provider/model', e.g. 'openai/gpt-4o-mini' (default from settings).",
-            max_length=200)] = None,
+        persona: Annotated[
+            str | None, Field(description="Who the agent is: text of its 'persona' memory block.", max_length=1_000_000)
+        ] = None,
+        human: Annotated[
+            str | None,
+            Field(
+                description="What the agent knows about its user: text of its 'human' memory block.",
+                max_length=1_000_000,
+            ),
+        ] = None,
+        blocks: Annotated[
+            list[BlockInput] | None,
+            Field(description="Extra memory blocks (or overrides of persona/human by label).", max_length=100),
+        ] = None,
+        system: Annotated[
+            str | None,
+            Field(
+                description="Replaces the default system prompt. Memory is appended after it, or placed at "
+                "{CORE_MEMORY} if the text contains that marker.",
+                max_length=200_000,
+            ),
+        ] = None,
+        model: Annotated[
+            str | None,
+            Field(
+                description="Model handle 'provider/model', e.g. 'openai/gpt-4o-mini' (default from settings).",
+                max_length=200,
+            ),
+        ] = None,
         tools: ToolNames = None,
         tags: Tags = None,
         description: Annotated[str | None, Field(description="What this agent is for.", max_length=2000)] = None,
-        template: Annotated[str | None, Field(
-            description="Start from this template (name or id); other arguments override it.")] = None,
+        template: Annotated[
+            str | None, Field(description="Start from this template (name or id); other arguments override it.")
+        ] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls allowed per message.")] = None,
     ) -> AgentOut:
         """Create a new stateful agent with persistent memory and return it (keep its `id`).
@@ -52,9 +75,16 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         talk to it with send_message, sending only the new message each time.
         """
         details = await service.create_agent(
-            name=name, persona=persona, human=human,
+            name=name,
+            persona=persona,
+            human=human,
             blocks=[BlockSpec(**b.model_dump()) for b in blocks] if blocks is not None else None,
-            system=system, model=model, tools=tools, tags=tags, description=description, template=template,
+            system=system,
+            model=model,
+            tools=tools,
+            tags=tags,
+            description=description,
+            template=template,
             max_steps=max_steps,
         )
         return AgentOut.of_details(details)
@@ -63,17 +93,21 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def list_agents(
         tags: Tags = None,
-        match_all_tags: Annotated[bool, Field(
-            description="If true, agents must have every tag; otherwise any one of them.")] = False,
+        match_all_tags: Annotated[
+            bool, Field(description="If true, agents must have every tag; otherwise any one of them.")
+        ] = False,
         name: Annotated[str | None, Field(description="Only agents whose name contains this text.")] = None,
         limit: Annotated[int, Field(ge=1, le=200, description="Page size.")] = 50,
         offset: Annotated[int, Field(ge=0, description="Agents to skip (from next_offset).")] = 0,
     ) -> AgentList:
         """List agents, newest first, optionally filtered by tags or name. Use it to find an agent's id."""
-        agents = await service.list_agents(tags=tags, match_all_tags=match_all_tags, name=name, limit=limit + 1,
-                                           offset=offset)
-        return AgentList(agents=[AgentSummary.of(a) for a in agents[:limit]],
-                         next_offset=offset + limit if len(agents) > limit else None)
+        agents = await service.list_agents(
+            tags=tags, match_all_tags=match_all_tags, name=name, limit=limit + 1, offset=offset
+        )
+        return AgentList(
+            agents=[AgentSummary.of(a) for a in agents[:limit]],
+            next_offset=offset + limit if len(agents) > limit else None,
+        )
 
     @mcp.tool(annotations=ToolAnnotations(title="Get agent", readOnlyHint=True))
     @tool_errors
@@ -97,8 +131,16 @@ def register(mcp: MCPServer, service: AgentService) -> None:
 
         To edit memory blocks use update_block instead.
         """
-        agent = await service.update_agent(agent_id, name=name, system=system, model=model, tools=tools,
-                                           tags=tags, description=description, max_steps=max_steps)
+        agent = await service.update_agent(
+            agent_id,
+            name=name,
+            system=system,
+            model=model,
+            tools=tools,
+            tags=tags,
+            description=description,
+            max_steps=max_steps,
+        )
         return AgentSummary.of(agent)
 
     @mcp.tool(annotations=ToolAnnotations(title="Delete agent", destructiveHint=True))

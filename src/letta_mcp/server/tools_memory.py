@@ -19,26 +19,31 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def get_memory(agent_id: AgentId) -> MemoryOut:
         """Read an agent's memory blocks (label, value, limit) and the memory text its model sees."""
         view = await service.get_memory(agent_id)
-        return MemoryOut(agent_id=view.agent_id, blocks=[BlockOut.of(b) for b in view.blocks],
-                         rendered=view.rendered)
+        return MemoryOut(agent_id=view.agent_id, blocks=[BlockOut.of(b) for b in view.blocks], rendered=view.rendered)
 
     @mcp.tool(annotations=ToolAnnotations(title="Update memory block", idempotentHint=True))
     @tool_errors
     async def update_block(
         agent_id: AgentId,
         label: Label,
-        value: Annotated[str | None, Field(description="The block's complete new text (replaces it).",
-                                           max_length=1_000_000)] = None,
+        value: Annotated[
+            str | None, Field(description="The block's complete new text (replaces it).", max_length=1_000_000)
+        ] = None,
         limit: Annotated[int | None, Field(ge=1, le=1_000_000, description="New character limit.")] = None,
-        description: Annotated[str | None, Field(description="New description of what belongs in the block.",
-                                                 max_length=10_000)] = None,
-        read_only: Annotated[bool | None, Field(description="Lock (true) or unlock (false) the block for the "
-                                                "agent's own edits.")] = None,
+        description: Annotated[
+            str | None, Field(description="New description of what belongs in the block.", max_length=10_000)
+        ] = None,
+        read_only: Annotated[
+            bool | None, Field(description="Lock (true) or unlock (false) the block for the agent's own edits.")
+        ] = None,
     ) -> BlockOut:
         """Edit one of an agent's memory blocks directly (the agent sees the change on its next step).
 
         The block's character limit is enforced and read-only blocks stay read-only unless you pass
         read_only=false. Every change is versioned.
         """
-        return BlockOut.of(await service.update_block(agent_id, label, value=value, limit=limit,
-                                                      description=description, read_only=read_only))
+        return BlockOut.of(
+            await service.update_block(
+                agent_id, label, value=value, limit=limit, description=description, read_only=read_only
+            )
+        )

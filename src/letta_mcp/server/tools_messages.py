@@ -29,13 +29,17 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def send_message(
         agent_id: AgentId,
-        message: Annotated[str, Field(min_length=1, max_length=1_000_000,
-                                      description="Only the new message; the agent remembers the rest.")],
-        role: Annotated[Literal["user", "system"], Field(
-            description="'user' for a message from the user; 'system' for a notice from the application.")
+        message: Annotated[
+            str,
+            Field(
+                min_length=1, max_length=1_000_000, description="Only the new message; the agent remembers the rest."
+            ),
+        ],
+        role: Annotated[
+            Literal["user", "system"],
+            Field(description="'user' for a message from the user; 'system' for a notice from the application."),
         ] = "user",
-        max_steps: Annotated[int | None, Field(ge=1, le=1000, description="Cap on LLM calls for this turn.")
-                             ] = None,
+        max_steps: Annotated[int | None, Field(ge=1, le=1000, description="Cap on LLM calls for this turn.")] = None,
     ) -> SendMessageResult:
         """Send a new message to an agent and get its reply.
 
@@ -51,42 +55,65 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def list_messages(
         agent_id: AgentId,
         limit: Annotated[int, Field(ge=1, le=200, description="Messages per page.")] = 20,
-        before: Annotated[int | None, Field(ge=0, description="Only messages with seq lower than this "
-                                            "(cursor from next_cursor when order='desc').")] = None,
-        after: Annotated[int | None, Field(ge=-1, description="Only messages with seq higher than this "
-                                           "(cursor from next_cursor when order='asc').")] = None,
+        before: Annotated[
+            int | None,
+            Field(
+                ge=0, description="Only messages with seq lower than this (cursor from next_cursor when order='desc')."
+            ),
+        ] = None,
+        after: Annotated[
+            int | None,
+            Field(
+                ge=-1, description="Only messages with seq higher than this (cursor from next_cursor when order='asc')."
+            ),
+        ] = None,
         order: Annotated[Literal["desc", "asc"], Field(description="'desc': newest first.")] = "desc",
         roles: Annotated[list[RoleName] | None, Field(description="Only these roles.")] = None,
     ) -> MessagePage:
         """Page through an agent's complete message history (every message ever, also those no longer
         in its context window)."""
         page = await service.list_messages(
-            agent_id, before_seq=before, after_seq=after, roles=[Role(r) for r in roles] if roles else None,
-            limit=limit, newest_first=order == "desc",
+            agent_id,
+            before_seq=before,
+            after_seq=after,
+            roles=[Role(r) for r in roles] if roles else None,
+            limit=limit,
+            newest_first=order == "desc",
         )
-        return MessagePage(messages=expand_all(page),
-                           next_cursor=page[-1].seq if len(page) == limit else None)
+        return MessagePage(messages=expand_all(page), next_cursor=page[-1].seq if len(page) == limit else None)
 
     @mcp.tool(annotations=ToolAnnotations(title="Search messages", readOnlyHint=True))
     @tool_errors
     async def search_messages(
         agent_id: AgentId,
-        query: Annotated[str | None, Field(max_length=2000, description="Words to look for (any of them; "
-                                           "best matches first). Omit to get the newest messages.")] = None,
+        query: Annotated[
+            str | None,
+            Field(
+                max_length=2000,
+                description="Words to look for (any of them; best matches first). Omit to get the newest messages.",
+            ),
+        ] = None,
         roles: Annotated[list[RoleName] | None, Field(description="Default: user and assistant.")] = None,
         start_date: Annotated[datetime | date | None, Field(description="Earliest, e.g. '2024-05-01'.")] = None,
-        end_date: Annotated[datetime | date | None, Field(description="Latest (a date includes that whole "
-                                                          "day).")] = None,
+        end_date: Annotated[
+            datetime | date | None, Field(description="Latest (a date includes that whole day).")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
     ) -> SearchResults:
         """Full-text search over an agent's whole conversation history, with role and date filters."""
         found = await service.search_messages(
-            agent_id, query=query, roles=[Role(r) for r in roles] if roles else None,
-            start=_bound(start_date, end=False), end=_bound(end_date, end=True), limit=limit,
+            agent_id,
+            query=query,
+            roles=[Role(r) for r in roles] if roles else None,
+            start=_bound(start_date, end=False),
+            end=_bound(end_date, end=True),
+            limit=limit,
         )
-        return SearchResults(results=[
-            SearchResult(id=m.id, seq=m.seq, role=m.role.value, content=m.content, date=m.created_at) for m in found
-        ])
+        return SearchResults(
+            results=[
+                SearchResult(id=m.id, seq=m.seq, role=m.role.value, content=m.content, date=m.created_at) for m in found
+            ]
+        )
 
 
 def _bound(value: datetime | date | None, *, end: bool) -> datetime | None:

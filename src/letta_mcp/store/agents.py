@@ -27,6 +27,7 @@ def _agent(row: aiosqlite.Row) -> Agent:
         description=row["description"],
         metadata=loads(row["metadata"], {}),
         max_steps=row["max_steps"],
+        context_window=row["context_window"],
         created_at=from_ts(row["created_at"]),
         updated_at=from_ts(row["updated_at"]),
     )
@@ -42,6 +43,7 @@ def _params(agent: Agent) -> dict[str, Any]:
         "description": agent.description,
         "metadata": dumps(agent.metadata),
         "max_steps": agent.max_steps,
+        "context_window": agent.context_window,
         "created_at": ts(agent.created_at),
         "updated_at": ts(agent.updated_at),
     }
@@ -54,8 +56,8 @@ class AgentQueries:
     async def insert(self, agent: Agent) -> None:
         await self._conn.execute(
             "INSERT INTO agents (id, name, system, model, tools, description, metadata, max_steps,"
-            " created_at, updated_at) VALUES (:id, :name, :system, :model, :tools, :description,"
-            " :metadata, :max_steps, :created_at, :updated_at)",
+            " context_window, created_at, updated_at) VALUES (:id, :name, :system, :model, :tools,"
+            " :description, :metadata, :max_steps, :context_window, :created_at, :updated_at)",
             _params(agent),
         )
         await self._set_tags(agent.id, agent.tags)
@@ -64,7 +66,7 @@ class AgentQueries:
         await self._conn.execute(
             "UPDATE agents SET name = :name, system = :system, model = :model, tools = :tools,"
             " description = :description, metadata = :metadata, max_steps = :max_steps,"
-            " updated_at = :updated_at WHERE id = :id",
+            " context_window = :context_window, updated_at = :updated_at WHERE id = :id",
             _params(agent),
         )
         await self._conn.execute("DELETE FROM agent_tags WHERE agent_id = :id", {"id": agent.id})
@@ -102,9 +104,7 @@ class AgentQueries:
             for i, tag in enumerate(tags):
                 params[f"tag{i}"] = tag
                 names.append(f":tag{i}")
-            matched = (
-                f"SELECT agent_id FROM agent_tags WHERE tag IN ({', '.join(names)}) GROUP BY agent_id"
-            )
+            matched = f"SELECT agent_id FROM agent_tags WHERE tag IN ({', '.join(names)}) GROUP BY agent_id"
             if match_all_tags:
                 matched += f" HAVING COUNT(DISTINCT tag) = {len(set(tags))}"
             where.append(f"a.id IN ({matched})")

@@ -121,7 +121,6 @@ class BlockQueries:
         """Delete those of ``block_ids`` that no agent links to any more (shared blocks survive)."""
         for block_id in block_ids:
             await self._conn.execute(
-                "DELETE FROM blocks WHERE id = :id AND NOT EXISTS"
-                " (SELECT 1 FROM agent_blocks WHERE block_id = :id)",
+                "DELETE FROM blocks WHERE id = :id AND NOT EXISTS (SELECT 1 FROM agent_blocks WHERE block_id = :id)",
                 {"id": block_id},
             )

@@ -1,8 +1,8 @@
 """Errors raised by the store.
 
-    StoreError                  base: the data directory could not be used as asked
-    ├── SchemaTooNewError       the database was written by a newer letta-mcp; refused, untouched
-    └── ConflictError           a uniqueness rule was broken (e.g. a template name already taken)
+StoreError                  base: the data directory could not be used as asked
+├── SchemaTooNewError       the database was written by a newer letta-mcp; refused, untouched
+└── ConflictError           a uniqueness rule was broken (e.g. a template name already taken)
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ def _message(row: aiosqlite.Row) -> Message:
         run_id=row["run_id"],
         step_id=row["step_id"],
         in_context=bool(row["in_context"]),
+        kind=row["kind"],
+        tokens=row["tokens"],
         created_at=from_ts(row["created_at"]),
     )
 
@@ -51,6 +53,8 @@ def _params(m: Message) -> dict[str, Any]:
         "run_id": m.run_id,
         "step_id": m.step_id,
         "in_context": int(m.in_context),
+        "kind": m.kind,
+        "tokens": m.tokens,
         "created_at": ts(m.created_at),
     }
 
@@ -77,15 +81,22 @@ class MessageQueries:
     async def insert(self, messages: list[Message]) -> None:
         await self._conn.executemany(
             "INSERT INTO messages (id, agent_id, seq, role, content, reasoning, tool_calls, tool_call_id,"
-            " tool_name, run_id, step_id, in_context, created_at) VALUES (:id, :agent_id, :seq, :role,"
-            " :content, :reasoning, :tool_calls, :tool_call_id, :tool_name, :run_id, :step_id,"
-            " :in_context, :created_at)",
+            " tool_name, run_id, step_id, in_context, kind, tokens, created_at) VALUES (:id, :agent_id, :seq,"
+            " :role, :content, :reasoning, :tool_calls, :tool_call_id, :tool_name, :run_id, :step_id,"
+            " :in_context, :kind, :tokens, :created_at)",
             [_params(m) for m in messages],
         )
 
-    async def update_content(self, message_id: str, content: str) -> None:
+    async def update_content(self, message_id: str, content: str, tokens: int | None = None) -> None:
         await self._conn.execute(
-            "UPDATE messages SET content = :content WHERE id = :id", {"id": message_id, "content": content}
+            "UPDATE messages SET content = :content, tokens = :tokens WHERE id = :id",
+            {"id": message_id, "content": content, "tokens": tokens},
+        )
+
+    async def set_in_context(self, message_ids: list[str], in_context: bool) -> None:
+        await self._conn.executemany(
+            "UPDATE messages SET in_context = :flag WHERE id = :id",
+            [{"id": mid, "flag": int(in_context)} for mid in message_ids],
         )
 
     async def in_context(self, agent_id: str) -> list[Message]:

@@ -1,0 +1,39 @@
+"""Keeping the system message (seq 0) in step with the agent's memory.
+
+The system message is compiled from the agent's system prompt, its blocks and the memory
+metadata, and rewritten in place only when that text changes (ignoring the recompile
+timestamp): an unchanged prefix keeps provider prompt caches warm.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from letta_mcp.models import Agent, Message, Role, new_id
+from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_content
+from letta_mcp.store import Queries
+
+
+async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> None:
+    """Recompile the system message (seq 0) from the current blocks; rewrite it only if it changed."""
+    system = await q.messages.page(agent.id, after_seq=-1, limit=1, newest_first=False)
+    total, in_context = await q.messages.counts(agent.id)
+    blocks = await q.blocks.for_agent(agent.id)
+    compiled = compile_system_message(
+        agent.system, agent.id, blocks, MemoryStats(previous_messages=total - in_context), now
+    )
+    if not system:
+        await q.messages.insert(
+            [
+                Message(
+                    id=new_id("message"),
+                    agent_id=agent.id,
+                    seq=0,
+                    role=Role.system,
+                    content=compiled,
+                    created_at=now,
+                )
+            ]
+        )
+    elif not same_content(system[0].content or "", compiled):
+        await q.messages.update_content(system[0].id, compiled)
