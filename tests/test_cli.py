@@ -25,8 +25,13 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def letta_mcp(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "letta_mcp", *args], env=env if env is not None else clean_env(),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False,
+        [sys.executable, "-m", "letta_mcp", *args],
+        env=env if env is not None else clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -115,7 +120,8 @@ async def test_missing_key_is_a_clear_error_on_send_message(tmp_path: Path) -> N
     """Over real stdio: the server runs without a key; send_message says how to set one, and the
     server keeps serving."""
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "letta_mcp", "serve", "--data-dir", str(tmp_path / "data")],
+        command=sys.executable,
+        args=["-m", "letta_mcp", "serve", "--data-dir", str(tmp_path / "data")],
         env={"LETTA_MCP_LOG_LEVEL": "WARNING"},
     )
     async with Client(params) as client:

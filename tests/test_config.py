@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from letta_mcp.config import ConfigError, ProviderSettings, Settings, default_data_dir, load_settings
 
@@ -34,8 +36,9 @@ def test_defaults_without_file_or_env() -> None:
 
 
 def test_precedence_defaults_file_env_overrides(tmp_path: Path) -> None:
-    config = write(tmp_path, 'default_model = "openai/from-file"\nmax_steps = 7\nlog_level = "DEBUG"\n'
-                             'default_block_limit = 123\n')
+    config = write(
+        tmp_path, 'default_model = "openai/from-file"\nmax_steps = 7\nlog_level = "DEBUG"\ndefault_block_limit = 123\n'
+    )
     env = {"LETTA_MCP_MAX_STEPS": "8", "LETTA_MCP_LOG_LEVEL": "WARNING"}
     s = load_settings(config_file=config, environ=env, overrides={"log_level": "ERROR", "data_dir": None})
     assert s.default_model == "openai/from-file"  # file beats default
@@ -104,8 +107,7 @@ def test_openai_provider_settings_beat_the_openai_variables(tmp_path: Path) -> N
 
 
 def test_api_key_env_names_the_variable(tmp_path: Path) -> None:
-    config = write(tmp_path, '[providers.router]\nbase_url = "https://router.example/v1"\n'
-                             'api_key_env = "ROUTER_KEY"\n')
+    config = write(tmp_path, '[providers.router]\nbase_url = "https://router.example/v1"\napi_key_env = "ROUTER_KEY"\n')
     s = load_settings(config_file=config, environ={"ROUTER_KEY": "rk-1", "OPENAI_API_KEY": "sk-env"})
     assert s.api_key("router") == "rk-1"
     assert load_settings(config_file=config, environ={}).api_key("router") is None
@@ -134,6 +136,9 @@ def test_missing_key_is_not_an_error_at_load() -> None:
         ({"LETTA_MCP_PROVIDERS__OPENAI__MAX_RETRIES": "99"}, "providers.openai.max_retries"),
         ({"LETTA_MCP_PROVIDERS__OLLAMA__BASEURL": "x"}, "providers.ollama.baseurl"),
         ({"LETTA_MCP_NO_SUCH_SETTING": "1"}, "no_such_setting"),
+        ({"LETTA_MCP_COMPACTION_TRIGGER": "1.5"}, "compaction_trigger"),
+        ({"LETTA_MCP_COMPACTION_TARGET": "0.95"}, "compaction_target"),  # not below the trigger
+        ({"LETTA_MCP_SUMMARY_MAX_WORDS": "10"}, "summary_max_words"),
     ],
 )
 def test_invalid_values_name_the_setting(env: dict[str, str], setting: str) -> None:
@@ -172,25 +177,46 @@ def test_default_toml_loads_and_equals_code_defaults() -> None:
         assert getattr(from_file, name) == getattr(from_code, name), name
 
 
+def section_models() -> dict[str, type[BaseModel]]:
+    """Settings fields that are tables of their own ([http], [auth], …), by name."""
+    return {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+
+
+def check_table(text: str, table: dict[str, Any], model: type[BaseModel], prefix: str) -> None:
+    """Every field of ``model`` appears in ``table`` with its default value; fields unset by default
+    (None, an empty mapping, a platform-specific path) appear commented out instead."""
+    defaults = model().model_dump(mode="json")
+    for name in model.model_fields:
+        if defaults[name] is None or (model is Settings and name == "data_dir"):
+            assert f"\n# {name} = " in text, f"{prefix}{name}"
+        elif defaults[name] == {} and name not in table:
+            assert f"\n# [{prefix}{name}]\n" in text, f"{prefix}{name}"
+        elif model is Settings and name == "providers":
+            assert set(table["providers"]) == {"openai"}
+            check_table(text, table["providers"]["openai"], ProviderSettings, "providers.openai.")
+        elif model is Settings and name in section_models():
+            check_table(text, table[name], section_models()[name], f"{name}.")
+        else:
+            assert table[name] == defaults[name], f"{prefix}{name}"
+
+
 def test_default_toml_sets_every_setting() -> None:
-    """Every setting appears with its default value (data_dir, platform-specific, as a comment)."""
     text = DEFAULT_TOML.read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    defaults = Settings().model_dump(mode="json")
-    for name in Settings.model_fields:
-        if name == "data_dir":
-            assert "# data_dir = " in text
-        elif name == "providers":
-            assert set(data["providers"]) == {"openai"}
-        else:
-            assert data[name] == defaults[name], name
-    openai = data["providers"]["openai"]
-    provider_defaults = ProviderSettings().model_dump(mode="json")
-    for name in ProviderSettings.model_fields:
-        if provider_defaults[name] is None:
-            assert f"# {name} = " in text, name  # unset by default: shown commented out
-        else:
-            assert openai[name] == provider_defaults[name], name
+    check_table(text, tomllib.loads(text), Settings, "")
+
+
+def test_default_toml_commented_examples_are_valid() -> None:
+    """Uncommenting the examples of settings that are unset by default gives valid settings."""
+    text = DEFAULT_TOML.read_text(encoding="utf-8")
+    start = text.index("# [context_windows]")
+    block = text[start : text.index("\n\n", start)]
+    windows = tomllib.loads("\n".join(line.removeprefix("# ") for line in block.splitlines()))
+    s = Settings.model_validate({**windows, "summarizer_model": "openai/gpt-4o-mini"})
+    assert s.context_windows["ollama/llama3.1"] == 8192
 
 
 def test_default_toml_ollama_example_works_when_uncommented() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "LETTA_MCP_"
 
@@ -45,6 +45,92 @@ class ProviderSettings(BaseModel):
     max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 429/5xx/timeouts, with backoff.")
 
 
+def _comma_list(value: Any) -> Any:
+    """Lists also read as comma-separated text, so environment variables can set them."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class HttpSettings(BaseModel):
+    """The HTTP transports (``serve --transport streamable-http|sse``); stdio ignores them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on (--host).")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port to listen on (--port; 0: any free port).")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values accepted besides the loopback names, e.g. 'mcp.example.com' or "
+        "'mcp.example.com:*' (any port); other hosts get 421 (DNS-rebinding protection).",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser Origin values accepted besides loopback ones, e.g. 'https://app.example.com'.",
+    )
+    max_request_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Larger request bodies get 413 before being parsed."
+    )
+    session_idle_timeout_s: float = Field(
+        default=1800.0, gt=0, description="Idle Streamable HTTP sessions (legacy protocol) are closed after this."
+    )
+    insecure: bool = Field(
+        default=False, description="Allow a non-loopback host without auth (--insecure), e.g. behind an auth proxy."
+    )
+
+    _lists = field_validator("allowed_hosts", "allowed_origins", mode="before")(_comma_list)
+
+
+class AuthSettings(BaseModel):
+    """Who may use the HTTP transports. Unset (no tokens, no JWT key): no auth, loopback only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Bearer tokens as SHA-256 hex digest -> principal name (digests from `letta-mcp hash-token`).",
+    )
+    admins: list[str] = Field(default_factory=list, description="Principals that see every principal's agents.")
+    jwt_key_file: Path | None = Field(
+        default=None, description="PEM public key (RS*/ES*/EdDSA) or shared secret (HS*) that signs accepted JWTs."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` claim of JWTs.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud` claim of JWTs.")
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="Accepted JWT signature algorithms."
+    )
+    jwt_principal_claim: str = Field(default="sub", description="JWT claim naming the principal.")
+    resource_url: str | None = Field(
+        default=None,
+        description="Public URL of the /mcp endpoint; with jwt_issuer, served as OAuth protected-resource "
+        "metadata so OAuth clients find the issuer.",
+    )
+
+    _lists = field_validator("admins", "jwt_algorithms", mode="before")(_comma_list)
+
+    @field_validator("jwt_key_file")
+    @classmethod
+    def _expand_key_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("tokens")
+    @classmethod
+    def _digests(cls, value: dict[str, str]) -> dict[str, str]:
+        for digest, principal in value.items():
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+                raise ValueError(
+                    f"keys must be SHA-256 hex digests of tokens (64 hex digits), not {digest[:8]!r}…: "
+                    "run `letta-mcp hash-token` and use its output"
+                )
+            if not principal.strip():
+                raise ValueError("each token must map to a principal name")
+        return {digest.lower(): principal for digest, principal in value.items()}
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tokens) or self.jwt_key_file is not None
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,10 +139,29 @@ class Settings(BaseModel):
     default_block_limit: int = Field(default=5000, ge=1, le=1_000_000, description="Character limit of new blocks.")
     max_steps: int = Field(default=50, ge=1, le=1000, description="LLM calls per turn for new agents.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="stderr log level.")
+    context_windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="Context window (tokens) by model handle or name, overriding the built-in table.",
+    )
+    compaction_trigger: float = Field(
+        default=0.9, gt=0, le=1, description="Compact when the prompt exceeds this fraction of the window."
+    )
+    compaction_target: float = Field(
+        default=0.7, gt=0, lt=1, description="Evict old messages until the prompt is under this fraction."
+    )
+    memory_warning: float = Field(
+        default=0.75, gt=0, le=1, description="Warn the agent to save memories above this fraction."
+    )
+    summarizer_model: str | None = Field(
+        default=None, description="Model handle that writes compaction summaries (None: the agent's model)."
+    )
+    summary_max_words: int = Field(default=300, ge=50, le=2000, description="Length cap of a compaction summary.")
     providers: dict[str, ProviderSettings] = Field(
         default_factory=lambda: {"openai": ProviderSettings()},
         description="OpenAI-compatible endpoints by name.",
     )
+    http: HttpSettings = Field(default_factory=HttpSettings, description="The HTTP transports.")
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication for the HTTP transports.")
 
     @field_validator("data_dir")
     @classmethod
@@ -71,6 +176,12 @@ class Settings(BaseModel):
         if not (provider and sep and model):
             raise ValueError("must be 'provider/model', e.g. 'openai/gpt-4o-mini'")
         return value
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> Settings:
+        if not self.compaction_target < self.compaction_trigger:
+            raise ValueError("compaction_target must be lower than compaction_trigger")
+        return self
 
     def api_key(self, provider: str) -> str | None:
         """The key for ``provider``: its ``api_key`` setting, else the variable named by ``api_key_env``
@@ -147,5 +258,9 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in error.errors(include_url=False)]
+    problems = [
+        # A check across settings (compaction_target < compaction_trigger) has no location.
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
+        for err in error.errors(include_url=False)
+    ]
     return "Invalid settings: " + "; ".join(problems)

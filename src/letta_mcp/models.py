@@ -79,6 +79,7 @@ class Agent(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     max_steps: int = 50
     context_window: int | None = None  # tokens; None: the model's known window
+    owner: str = "local"  # the principal that owns it (see letta_mcp.access)
     created_at: datetime
     updated_at: datetime
 
@@ -106,6 +107,7 @@ class Template(_Model):
     tags: list[str] = Field(default_factory=list)
     blocks: list[BlockSpec]
     max_steps: int = 50
+    owner: str = "local"  # the principal that owns it; names are unique per owner
     created_at: datetime
 
 
@@ -270,3 +272,47 @@ class Step(_Model):
     finish_reason: str | None = None
     error: str | None = None
     created_at: datetime
+
+
+# --- archival memory ---------------------------------------------------------------------------
+
+
+class Archive(_Model):
+    """A collection of passages. Each agent has its own; one archive can be attached to several agents."""
+
+    id: str
+    name: str
+    description: str | None = None
+    owner: str = "local"  # the principal that owns it (see letta_mcp.access)
+    owner_agent_id: str | None = None  # the agent whose own archive it is (None once that agent is deleted)
+    passage_count: int = 0
+    created_at: datetime
+
+
+class Passage(_Model):
+    """One piece of archival memory: a text with tags, stored in SQLite and indexed for search."""
+
+    id: str
+    archive_id: str
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class NewPassage(_Model):
+    """A passage to insert; long texts are split into several passages (chunks) by the service."""
+
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime | None = None  # None: now; set it to backdate (e.g. when importing history)
+
+
+class PassageHit(_Model):
+    """A search result: the passage, its score (higher is better) and its rank in each result list."""
+
+    passage: Passage
+    score: float
+    fts_rank: int | None = None  # 1-based rank in the full-text results; None if not there
+    vector_rank: int | None = None  # 1-based rank in the vector results; None if not there

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from letta_mcp.access import current_principal
+from letta_mcp.changes import Change, ChangeFeed, ChangeListener
 from letta_mcp.config import Settings
 from letta_mcp.errors import (
     AgentUnavailableError,
@@ -30,6 +33,7 @@ from letta_mcp.errors import (
 from letta_mcp.llm.base import LLMProvider
 from letta_mcp.llm.errors import LLMConfigurationError
 from letta_mcp.llm.registry import ProviderRegistry
+from letta_mcp.llm.tokens import Calibration
 from letta_mcp.models import (
     Agent,
     Block,
@@ -45,6 +49,8 @@ from letta_mcp.models import (
 from letta_mcp.runtime import AgentLoop, TurnResult
 from letta_mcp.runtime.block_edits import READ_ONLY_ERROR, MemoryEditError
 from letta_mcp.runtime.blocks import create_block, save_block
+from letta_mcp.runtime.compaction import CompactionResult
+from letta_mcp.runtime.context import ContextConfig, ContextOverview, overview
 from letta_mcp.runtime.memory import MemoryStats, render_memory
 from letta_mcp.runtime.prompts import (
     DEFAULT_HUMAN,
@@ -53,6 +59,7 @@ from letta_mcp.runtime.prompts import (
     STANDARD_DESCRIPTIONS,
 )
 from letta_mcp.runtime.system_message import refresh_system_message
+from letta_mcp.runtime.tool_schemas import tool_schema
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
 from letta_mcp.store import Store
 from letta_mcp.store import errors as store_errors
@@ -89,11 +96,31 @@ class MemoryView:
 
 
 class AgentService:
-    def __init__(self, store: Store, providers: ProviderRegistry, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, providers: ProviderRegistry, settings: Settings, calibration: Calibration | None = None
+    ) -> None:
         self.store = store
         self.providers = providers
         self.settings = settings
-        self._loop = AgentLoop(store, providers, default_block_limit=settings.default_block_limit)
+        self._loop = AgentLoop(
+            store,
+            providers,
+            default_block_limit=settings.default_block_limit,
+            context=ContextConfig(
+                trigger=settings.compaction_trigger,
+                target=settings.compaction_target,
+                warning=settings.memory_warning,
+                summary_max_words=settings.summary_max_words,
+                summarizer_model=settings.summarizer_model,
+                windows=settings.context_windows,
+            ),
+            calibration=calibration,
+        )
+        self.changes = ChangeFeed()
+
+    def on_change(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call ``listener`` after each committed change (see `letta_mcp.changes`); returns unsubscribe."""
+        return self.changes.subscribe(listener)
 
     @classmethod
     async def open(cls, settings: Settings, *, providers: dict[str, LLMProvider] | None = None) -> AgentService:
@@ -101,10 +128,11 @@ class AgentService:
         store = await Store.open(settings.data_dir / "letta.db")
         async with store.write() as q:
             interrupted = await q.runs.mark_interrupted()
+            calibration = Calibration(await q.calibration.load())
         if interrupted:
             log.warning("Marked %d run(s) left running by a previous process as interrupted", interrupted)
         registry = ProviderRegistry(providers if providers is not None else build_providers(settings))
-        return cls(store, registry, settings)
+        return cls(store, registry, settings, calibration)
 
     async def close(self) -> None:
         await self.providers.aclose()
@@ -126,6 +154,7 @@ class AgentService:
         description: str | None = None,
         template: str | None = None,
         max_steps: int | None = None,
+        context_window: int | None = None,
     ) -> AgentDetails:
         base = await self._template(template) if template else None
         specs = self._block_specs(base, blocks, persona=persona, human=human)
@@ -144,6 +173,8 @@ class AgentService:
             tags=sorted(set(tags if tags is not None else (base.tags if base else []))),
             description=description,
             max_steps=max_steps or (base.max_steps if base else self.settings.max_steps),
+            context_window=context_window,
+            owner=current_principal().name,
             created_at=now,
             updated_at=now,
         )
@@ -154,6 +185,7 @@ class AgentService:
                 for spec in specs
             ]
             await refresh_system_message(q, agent, now)
+        await self.changes.emit(Change(agent.owner, agent.id, agent=True))
         return AgentDetails(agent, created, messages_in_history=1, messages_in_context=1)
 
     async def list_agents(
@@ -165,14 +197,15 @@ class AgentService:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Agent]:
+        owner = current_principal().owner_filter
         async with self.store.read() as q:
-            return await q.agents.list(tags=tags, match_all_tags=match_all_tags, name=name, limit=limit, offset=offset)
+            return await q.agents.list(
+                tags=tags, match_all_tags=match_all_tags, name=name, owner=owner, limit=limit, offset=offset
+            )
 
     async def get_agent(self, agent_id: str) -> AgentDetails:
         async with self.store.read() as q:
-            agent = await q.agents.get(agent_id)
-            if agent is None:
-                raise self._agent_not_found(agent_id)
+            agent = await self._require_agent(q, agent_id)
             blocks = await q.blocks.for_agent(agent_id)
             total, in_context = await q.messages.counts(agent_id)
         return AgentDetails(agent, blocks, total, in_context)
@@ -188,6 +221,7 @@ class AgentService:
         tags: list[str] | None = None,
         description: str | None = None,
         max_steps: int | None = None,
+        context_window: int | None = None,
     ) -> Agent:
         if model is not None:
             self._check_model(model)
@@ -201,6 +235,7 @@ class AgentService:
                 "model": model,
                 "description": description,
                 "max_steps": max_steps,
+                "context_window": context_window,
             }.items()
             if v is not None
         }
@@ -209,23 +244,22 @@ class AgentService:
         if tags is not None:
             changes["tags"] = sorted(set(tags))
         async with self.store.agent_lock(agent_id), self.store.write() as q:
-            agent = await q.agents.get(agent_id)
-            if agent is None:
-                raise self._agent_not_found(agent_id)
+            agent = await self._require_agent(q, agent_id)
             updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
             await q.agents.update(updated)
             if system is not None:
                 await refresh_system_message(q, updated, updated.updated_at)
+        await self.changes.emit(Change(updated.owner, agent_id, agent=True))
         return updated
 
     async def delete_agent(self, agent_id: str) -> None:
         """Delete the agent, its history and runs; its blocks too unless another agent shares them."""
         async with self.store.agent_lock(agent_id), self.store.write() as q:
+            agent = await self._require_agent(q, agent_id)
             blocks = await q.blocks.for_agent(agent_id)
-            if not await q.agents.exists(agent_id):
-                raise self._agent_not_found(agent_id)
             await q.agents.delete(agent_id)
             await q.blocks.delete_unlinked([b.id for b in blocks])
+        await self.changes.emit(Change(agent.owner, agent_id, agent=True))
 
     # --- conversation ---------------------------------------------------------------------------
 
@@ -237,13 +271,20 @@ class AgentService:
             raise InvalidRequestError("role must be 'user' or 'system'.")
         if not message.strip():
             raise InvalidRequestError("message is empty; send the text the agent should respond to.")
-        agent = (await self.get_agent(agent_id)).agent
+        details = await self.get_agent(agent_id)
+        agent = details.agent
         try:
             self.providers.resolve(agent.model)
         except LLMConfigurationError as e:
             raise AgentUnavailableError(str(e), run_id="") from e
-        async with self.store.agent_lock(agent_id):
-            result = await self._loop.run_turn(agent_id, message, role=role, max_steps=max_steps)
+        try:
+            async with self.store.agent_lock(agent_id):
+                result = await self._loop.run_turn(agent_id, message, role=role, max_steps=max_steps)
+        finally:
+            # The input message is committed even when the turn fails, so readers always hear of it.
+            await self._emit_turn(agent, details.blocks)
+        if result.run.stop_reason is StopReason.context_window_overflow_in_system_prompt:
+            raise AgentUnavailableError(f"{result.run.error} (run {result.run.id})", run_id=result.run.id)
         if result.run.stop_reason is StopReason.llm_api_error:
             raise AgentUnavailableError(
                 f"The agent could not reply because its model ({agent.model}) failed: {result.run.error} "
@@ -298,7 +339,8 @@ class AgentService:
     async def get_run(self, run_id: str) -> Run:
         async with self.store.read() as q:
             run = await q.runs.get(run_id)
-        if run is None:
+            agent = await q.agents.get(run.agent_id) if run is not None else None
+        if run is None or agent is None or not current_principal().may_see(agent.owner):
             raise NotFoundError(f"No run with id {run_id!r}. Run ids are returned by send_message.")
         return run
 
@@ -350,7 +392,32 @@ class AgentService:
             except MemoryEditError as e:
                 raise MemoryLimitError(str(e)) from e
             await refresh_system_message(q, agent, updated.updated_at)
+        await self.changes.emit(Change(agent.owner, agent_id, blocks=(label,)))
         return updated
+
+    # --- context window -------------------------------------------------------------------------
+
+    async def get_context(self, agent_id: str) -> ContextOverview:
+        """What the agent's model would be sent now, section by section, with token counts."""
+        async with self.store.read() as q:
+            agent = await self._require_agent(q, agent_id)
+            blocks = await q.blocks.for_agent(agent_id)
+            context = await q.messages.in_context(agent_id)
+            total, _ = await q.messages.counts(agent_id)
+        tools = [tool_schema(name) for name in agent.tools]
+        return overview(agent, blocks, context, tools, total, self._loop.context, self._loop.calibration)
+
+    async def compact_context(self, agent_id: str) -> CompactionResult | None:
+        """Compact the agent's context now (down to the target); None when nothing can be evicted."""
+        agent = (await self.get_agent(agent_id)).agent
+        async with self.store.agent_lock(agent_id):
+            result = await self._loop.compact_now(agent)
+            if result is not None:
+                async with self.store.write() as q:
+                    await refresh_system_message(q, agent, utcnow())
+        if result is not None:
+            await self.changes.emit(Change(agent.owner, agent_id, messages=True))
+        return result
 
     # --- templates ------------------------------------------------------------------------------
 
@@ -386,6 +453,7 @@ class AgentService:
                 for b in details.blocks
             ],
             max_steps=agent.max_steps,
+            owner=current_principal().name,
             created_at=utcnow(),
         )
         try:
@@ -393,17 +461,19 @@ class AgentService:
                 await q.templates.insert(template)
         except store_errors.ConflictError as e:
             raise ConflictError(f"{e} Choose another name, or call list_templates to see existing ones.") from e
+        await self.changes.emit(Change(template.owner, templates=True))
         return template
 
     async def list_templates(self) -> list[Template]:
         async with self.store.read() as q:
-            return await q.templates.list()
+            return await q.templates.list(owner=current_principal().owner_filter)
 
     # --- helpers --------------------------------------------------------------------------------
 
     async def _template(self, name: str) -> Template:
+        principal = current_principal()
         async with self.store.read() as q:
-            template = await q.templates.get(name)
+            template = await q.templates.get(name, owner=principal.owner_filter, prefer_owner=principal.name)
         if template is None:
             raise NotFoundError(f"No template named {name!r}. Call list_templates to see the templates.")
         return template
@@ -478,10 +548,20 @@ class AgentService:
                 )
 
     async def _require_agent(self, q, agent_id: str) -> Agent:
+        """The agent, if it exists and the acting principal may see it; otherwise the same not-found
+        error either way, so another principal's ids cannot be told from unknown ones."""
         agent = await q.agents.get(agent_id)
-        if agent is None:
+        if agent is None or not current_principal().may_see(agent.owner):
             raise self._agent_not_found(agent_id)
         return agent
+
+    async def _emit_turn(self, agent: Agent, blocks_before: list[Block]) -> None:
+        """Announce a turn's new messages and the blocks the agent edited during it."""
+        async with self.store.read() as q:
+            after = await q.blocks.for_agent(agent.id)
+        versions = {b.label: b.version for b in blocks_before}
+        edited = tuple(b.label for b in after if versions.get(b.label) != b.version)
+        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True))
 
     @staticmethod
     def _agent_not_found(agent_id: str) -> NotFoundError:

@@ -10,7 +10,7 @@ import pytest
 from letta_mcp.errors import AgentUnavailableError
 from letta_mcp.llm.errors import LLMServerError
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
-from letta_mcp.models import ModelRequest, Role, RunStatus, StopReason
+from letta_mcp.models import ModelRequest, Role, RunStatus, StopReason, Usage
 from letta_mcp.service import AgentService
 
 pytestmark = pytest.mark.anyio
@@ -78,7 +78,8 @@ async def test_system_message_is_rewritten_only_when_memory_changes(
 
 async def test_each_step_is_recorded_with_usage(service: AgentService, scripted: ScriptedProvider) -> None:
     agent = (await service.create_agent(name="a")).agent
-    scripted.add(call("conversation_search", {"query": "anything"}), reply("done"))
+    usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    scripted.add(call("conversation_search", {"query": "anything"}, usage=usage), reply("done", usage=usage))
     result = await service.send_message(agent.id, "search please")
     assert result.run.step_count == 2
     assert result.run.usage.total_tokens == 30

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from letta_mcp.llm.errors import LLMError, LLMInvalidResponseError
-from letta_mcp.models import ModelRequest, ModelResponse, ToolCall, Usage
+from letta_mcp.llm.tokens import estimate_message, estimate_request
+from letta_mcp.models import ChatMessage, ModelRequest, ModelResponse, Role, ToolCall, Usage
 
 ScriptEntry = ModelResponse | LLMError | Callable[[ModelRequest], "ModelResponse | LLMError"]
 
@@ -43,6 +44,18 @@ class ScriptedProvider:
             entry = entry(request)
         if isinstance(entry, LLMError):
             raise entry
+        if entry.usage.prompt_tokens == 0:
+            # Report what a real provider would: the request's size, here by our own estimate
+            # (so calibration stays at 1.0 unless a test scripts other numbers).
+            prompt = estimate_request(request)
+            completion = estimate_message(
+                ChatMessage(role=Role.assistant, content=entry.content, tool_calls=entry.tool_calls)
+            )
+            entry = entry.model_copy(
+                update={
+                    "usage": Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+                }
+            )
         return entry
 
     async def aclose(self) -> None:
@@ -50,12 +63,8 @@ class ScriptedProvider:
 
 
 def reply(text: str, *, usage: Usage | None = None, finish_reason: str = "stop") -> ModelResponse:
-    """A plain-text answer (ends the agent's turn)."""
-    return ModelResponse(
-        content=text,
-        finish_reason=finish_reason,
-        usage=usage or Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
-    )
+    """A plain-text answer (ends the agent's turn). Without ``usage``, usage is estimated from the request."""
+    return ModelResponse(content=text, finish_reason=finish_reason, usage=usage or Usage())
 
 
 _call_counter = 0
@@ -72,5 +81,5 @@ def call(
         content=content,
         tool_calls=[ToolCall(id=f"call_{_call_counter}", name=name, arguments=raw)],
         finish_reason="tool_calls",
-        usage=usage or Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
+        usage=usage or Usage(),
     )

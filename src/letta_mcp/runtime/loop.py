@@ -10,15 +10,18 @@ one LLM call with the compiled context and the agent's tools:
 
 Each step commits atomically (assistant message, tool results, block edits, system message
 rebuild, step record, run totals) in one write transaction; the LLM call happens outside any
-transaction. Only in-context rows are read per step, so cost does not grow with history.
+transaction. Only in-context rows are read per step, and their token counts were stored when they
+were written, so cost does not grow with history. Before each call the prompt is measured and,
+when needed, compacted (`runtime.compaction`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from letta_mcp.llm.errors import LLMError
+from letta_mcp.llm.errors import ContextWindowExceededError, LLMError
 from letta_mcp.llm.registry import ProviderRegistry
+from letta_mcp.llm.tokens import Calibration, estimate_message, stored_tokens
 from letta_mcp.models import (
     Agent,
     ChatMessage,
@@ -33,6 +36,8 @@ from letta_mcp.models import (
     new_id,
     utcnow,
 )
+from letta_mcp.runtime.compaction import WARNING_KIND, CompactionResult, Compactor, choose_cut, warning_message
+from letta_mcp.runtime.context import ContextConfig, measure
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tool_schemas import tool_schema
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
@@ -54,10 +59,21 @@ class TurnResult:
 class AgentLoop:
     """Runs turns. The caller holds the agent's lock (`Store.agent_lock`) for the whole turn."""
 
-    def __init__(self, store: Store, providers: ProviderRegistry, *, default_block_limit: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        providers: ProviderRegistry,
+        *,
+        default_block_limit: int,
+        context: ContextConfig | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
         self._store = store
         self._providers = providers
         self._default_block_limit = default_block_limit
+        self.context = context or ContextConfig()
+        self.calibration = calibration or Calibration()
+        self._compactor = Compactor(providers, summarizer_model=self.context.summarizer_model)
 
     async def run_turn(
         self, agent_id: str, content: str, *, role: Role = Role.user, max_steps: int | None = None
@@ -79,6 +95,7 @@ class AgentLoop:
                 run_id=run.id,
                 created_at=now,
             )
+            incoming.tokens = estimate_message(incoming)
             await q.messages.insert([incoming])
             await refresh_system_message(q, agent, now)
         result = TurnResult(run=run, messages=[incoming])
@@ -103,34 +120,36 @@ class AgentLoop:
     ) -> tuple[StopReason | None, bool]:
         """One LLM call and its consequences. Returns (stop reason if the turn ended, invalid call?)."""
         run = result.run
-        async with self._store.read() as q:
-            context = await q.messages.in_context(agent.id)
+        tools = [tool_schema(name) for name in agent.tools]
         started = utcnow()
+        context = await self._fit(agent, result, tools)
+        if context is None:
+            await self._finish(run, StopReason.context_window_overflow_in_system_prompt)
+            return StopReason.context_window_overflow_in_system_prompt, False
         try:
             provider, model = self._providers.resolve(agent.model)
-            response = await provider.complete(
-                ModelRequest(
-                    model=model,
-                    messages=[to_chat(m) for m in context],
-                    tools=[tool_schema(name) for name in agent.tools],
-                )
-            )
+            try:
+                response = await provider.complete(_request(model, context, tools))
+            except ContextWindowExceededError:
+                # Our estimate was too low for this model: compact now and retry once.
+                context = await self._fit(agent, result, tools, force=True)
+                if context is None:
+                    raise
+                response = await provider.complete(_request(model, context, tools))
         except LLMError as e:
             run.error = str(e)
-            await self._finish(
-                run,
-                StopReason.llm_api_error,
-                failed_step=Step(
-                    id=new_id("step"),
-                    run_id=run.id,
-                    agent_id=agent.id,
-                    index=index,
-                    model=agent.model,
-                    error=f"{type(e).__name__}: {e}",
-                    created_at=started,
-                ),
+            failed = Step(
+                id=new_id("step"),
+                run_id=run.id,
+                agent_id=agent.id,
+                index=index,
+                model=agent.model,
+                error=f"{type(e).__name__}: {e}",
+                created_at=started,
             )
+            await self._finish(run, StopReason.llm_api_error, failed_step=failed)
             return StopReason.llm_api_error, False
+        ratio = self.calibration.observe(agent.model, measure(context, tools).total, response.usage.prompt_tokens)
 
         step = Step(
             id=new_id("step"),
@@ -151,6 +170,8 @@ class AgentLoop:
 
         async with self._store.write() as q:
             await q.runs.insert_step(step)
+            if ratio is not None:
+                await q.calibration.save(agent.model, ratio)
             now = utcnow()
             seq = await q.messages.next_seq(agent.id)
             assistant = Message(
@@ -165,6 +186,7 @@ class AgentLoop:
                 step_id=step.id,
                 created_at=now,
             )
+            assistant.tokens = estimate_message(assistant)
             added = [assistant]
             outcomes: list[ToolOutcome] = []
             ctx = ToolContext(agent=agent, q=q, run_id=run.id, default_block_limit=self._default_block_limit)
@@ -172,20 +194,20 @@ class AgentLoop:
                 outcome = await execute_tool(ctx, call)
                 outcomes.append(outcome)
                 seq += 1
-                added.append(
-                    Message(
-                        id=new_id("message"),
-                        agent_id=agent.id,
-                        seq=seq,
-                        role=Role.tool,
-                        content=outcome.envelope(now),
-                        tool_call_id=call.id,
-                        tool_name=call.name,
-                        run_id=run.id,
-                        step_id=step.id,
-                        created_at=now,
-                    )
+                returned = Message(
+                    id=new_id("message"),
+                    agent_id=agent.id,
+                    seq=seq,
+                    role=Role.tool,
+                    content=outcome.envelope(now),
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    run_id=run.id,
+                    step_id=step.id,
+                    created_at=now,
                 )
+                returned.tokens = estimate_message(returned)
+                added.append(returned)
             await q.messages.insert(added)
             if ctx.blocks_changed:
                 await refresh_system_message(q, agent, now)
@@ -199,6 +221,62 @@ class AgentLoop:
         result.messages.extend(added)
         invalid = bool(outcomes) and all(o.invalid_call for o in outcomes)
         return stop, invalid
+
+    async def _fit(self, agent: Agent, result: TurnResult, tools: list, *, force: bool = False) -> list[Message] | None:
+        """The context to send, compacted or with a memory-pressure warning added when needed.
+
+        None when the system message and tool schemas alone exceed the window (nothing to evict).
+        """
+        context = await self._load(agent.id)
+        policy = self.context.policy(agent)
+        ratio = self.calibration.ratio(agent.model)
+        m = measure(context, tools)
+        if (m.system + m.fixed) * ratio > policy.window:
+            result.run.error = (
+                f"The system prompt, memory blocks and tool schemas of agent {agent.id} take about "
+                f"{round((m.system + m.fixed) * ratio)} tokens, more than its context window of {policy.window}. "
+                "Shorten its memory blocks (update_block), its system prompt or its tools (update_agent), or "
+                "give it a larger context_window."
+            )
+            return None
+        estimate = m.total * ratio
+        if force or estimate > policy.trigger * policy.window:
+            compaction = await self._compact(agent, context, m.fixed, ratio, force=force)
+            if compaction is not None:
+                result.run.usage = result.run.usage + compaction.usage
+                context = await self._load(agent.id)
+        elif estimate > policy.warning * policy.window and not any(msg.kind == WARNING_KIND for msg in context):
+            async with self._store.write() as q:
+                warning = warning_message(agent.id, await q.messages.next_seq(agent.id), utcnow())
+                await q.messages.insert([warning])
+            result.messages.append(warning)
+            context.append(warning)
+        return context
+
+    async def _compact(
+        self, agent: Agent, context: list[Message], fixed: int, ratio: float, *, force: bool = False
+    ) -> CompactionResult | None:
+        """Evict down to the target share of the window; a forced compaction (on demand, or after the
+        provider said the prompt is too long) also shrinks the prompt to that share of its current size."""
+        policy = self.context.policy(agent)
+        budget = int(policy.target * policy.window / ratio)
+        if force:
+            budget = min(budget, int(policy.target * sum(stored_tokens(m) for m in context)) + fixed)
+        cut = choose_cut(context, fixed + policy.summary_allowance, budget)
+        if cut is None:
+            return None
+        return await self._compactor.compact(self._store, agent.id, agent.model, context, cut, policy, utcnow())
+
+    async def compact_now(self, agent: Agent) -> CompactionResult | None:
+        """Compact on demand (down to the target), e.g. from the `compact_context` tool."""
+        tools = [tool_schema(name) for name in agent.tools]
+        context = await self._load(agent.id)
+        fixed = measure(context, tools).fixed
+        return await self._compact(agent, context, fixed, self.calibration.ratio(agent.model), force=True)
+
+    async def _load(self, agent_id: str) -> list[Message]:
+        async with self._store.read() as q:
+            return await q.messages.in_context(agent_id)
 
     async def _finish(self, run: Run, stop: StopReason, *, failed_step: Step | None = None) -> None:
         _close(run, stop)
@@ -220,6 +298,10 @@ def _close(run: Run, stop: StopReason) -> None:
     run.stop_reason = stop
     run.status = stop.run_status
     run.completed_at = utcnow()
+
+
+def _request(model: str, context: list[Message], tools: list) -> ModelRequest:
+    return ModelRequest(model=model, messages=[to_chat(m) for m in context], tools=tools)
 
 
 def to_chat(message: Message) -> ChatMessage:

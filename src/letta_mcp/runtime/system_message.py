@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from letta_mcp.llm.tokens import MESSAGE_OVERHEAD, estimate_text
 from letta_mcp.models import Agent, Message, Role, new_id
 from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_content
 from letta_mcp.store import Queries
@@ -22,6 +23,7 @@ async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> Non
     compiled = compile_system_message(
         agent.system, agent.id, blocks, MemoryStats(previous_messages=total - in_context), now
     )
+    tokens = MESSAGE_OVERHEAD + estimate_text(compiled)
     if not system:
         await q.messages.insert(
             [
@@ -31,9 +33,10 @@ async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> Non
                     seq=0,
                     role=Role.system,
                     content=compiled,
+                    tokens=tokens,
                     created_at=now,
                 )
             ]
         )
     elif not same_content(system[0].content or "", compiled):
-        await q.messages.update_content(system[0].id, compiled)
+        await q.messages.update_content(system[0].id, compiled, tokens)

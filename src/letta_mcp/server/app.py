@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp.server import MCPServer
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from letta_mcp import __version__
-from letta_mcp.server import resources, tools_agents, tools_memory, tools_messages, tools_templates
+from letta_mcp.access import acting_as
+from letta_mcp.config import AuthSettings
+from letta_mcp.server import capabilities, prompts
+from letta_mcp.server.auth import principal_of, sdk_auth
+from letta_mcp.server.live import LiveResources
+from letta_mcp.server import resources, tools_agents, tools_context, tools_memory, tools_messages, tools_templates
 from letta_mcp.service import AgentService
 
 INSTRUCTIONS = """\
@@ -16,9 +25,37 @@ and show the user `reply`. Read or correct what an agent remembers with get_memo
 update_block; look back with list_messages or search_messages."""
 
 
-def create_server(service: AgentService) -> MCPServer:
-    """An `MCPServer` exposing ``service``; the caller owns the service's lifetime."""
-    mcp = MCPServer("letta-mcp", version=__version__, instructions=INSTRUCTIONS)
-    for module in (tools_agents, tools_messages, tools_memory, tools_templates, resources):
+def create_server(
+    service: AgentService, *, auth: AuthSettings | None = None, base_url: str = "http://127.0.0.1"
+) -> MCPServer:
+    """An `MCPServer` exposing ``service``; the caller owns the service's lifetime.
+
+    With ``auth`` configured, HTTP requests need a bearer token and run as its principal; without
+    it (stdio, in-process, loopback HTTP) every request runs as the local user. ``base_url`` is
+    where the server is reached, used only as a placeholder issuer for static tokens.
+    """
+    admins = frozenset(auth.admins) if auth else frozenset()
+    verifier_and_settings = sdk_auth(auth, fallback_url=base_url) if auth else None
+    verifier, sdk_settings = verifier_and_settings or (None, None)
+
+    async def act_as_caller(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        # Every request (tools, resources, prompts, completion, subscriptions) runs as the
+        # principal of its bearer token; the service enforces ownership from there.
+        with acting_as(principal_of(get_access_token(), admins)):
+            return await call_next(ctx)
+
+    live = LiveResources(service)
+    mcp = MCPServer(
+        "letta-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        token_verifier=verifier,
+        auth=sdk_settings,
+        subscriptions=live.bus,
+        middleware=[act_as_caller],
+    )
+    for module in (tools_agents, tools_messages, tools_memory, tools_context, tools_templates, resources):
         module.register(mcp, service)
+    prompts.register(mcp, service)
+    capabilities.install(mcp, service, live)
     return mcp

@@ -77,6 +77,7 @@ class AgentOut(AgentSummary):
     system: str
     tools: list[str]
     max_steps: int
+    context_window: int | None = Field(description="Per-agent window in tokens; null: the model's known window.")
     updated_at: datetime
     blocks: list[BlockOut]
     messages_in_history: int
@@ -95,6 +96,7 @@ class AgentOut(AgentSummary):
             system=a.system,
             tools=a.tools,
             max_steps=a.max_steps,
+            context_window=a.context_window,
             updated_at=a.updated_at,
             blocks=[BlockOut.of(b) for b in details.blocks],
             messages_in_history=details.messages_in_history,
@@ -128,6 +130,7 @@ class LettaMessage(BaseModel):
         "reasoning_message",
         "tool_call_message",
         "tool_return_message",
+        "summary_message",
     ]
     id: str
     seq: int
@@ -151,6 +154,10 @@ class LettaMessage(BaseModel):
             "step_id": m.step_id,
         }
         if m.role is Role.system:
+            return [cls(message_type="system_message", content=m.content, **base)]
+        if m.kind == "summary":
+            return [cls(message_type="summary_message", content=m.content, **base)]
+        if m.kind is not None:  # runtime notices to the model, e.g. the memory-pressure warning
             return [cls(message_type="system_message", content=m.content, **base)]
         if m.role is Role.user:
             return [cls(message_type="user_message", content=m.content, **base)]

@@ -17,6 +17,15 @@ Tags = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
     Field(description="Tags for finding agents later, e.g. ['user:sarah', 'support'].", max_length=50),
 ]
+ContextWindow = Annotated[
+    int | None,
+    Field(
+        ge=1_000,
+        le=10_000_000,
+        description="Context window in tokens for this agent (default: the model's known window). Set it "
+        "when a local server runs the model with a smaller window.",
+    ),
+]
 ToolNames = Annotated[
     list[str] | None,
     Field(
@@ -67,6 +76,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             str | None, Field(description="Start from this template (name or id); other arguments override it.")
         ] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls allowed per message.")] = None,
+        context_window: ContextWindow = None,
     ) -> AgentOut:
         """Create a new stateful agent with persistent memory and return it (keep its `id`).
 
@@ -86,6 +96,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             description=description,
             template=template,
             max_steps=max_steps,
+            context_window=context_window,
         )
         return AgentOut.of_details(details)
 
@@ -126,6 +137,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         tags: Annotated[list[str] | None, Field(description="Replaces all tags.")] = None,
         description: Annotated[str | None, Field(max_length=2000)] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000)] = None,
+        context_window: ContextWindow = None,
     ) -> AgentSummary:
         """Change an agent's configuration; only the arguments given change. Memory and history are kept.
 
@@ -140,6 +152,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             tags=tags,
             description=description,
             max_steps=max_steps,
+            context_window=context_window,
         )
         return AgentSummary.of(agent)
 

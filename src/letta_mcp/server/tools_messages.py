@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from letta_mcp.models import Role
 from letta_mcp.server.errors import tool_errors
@@ -22,6 +22,14 @@ from letta_mcp.server.schemas import (
 from letta_mcp.service import AgentService
 
 RoleName = Literal["user", "assistant", "tool", "system"]
+
+
+def _bare_date(value: object) -> object:
+    """Keep 'YYYY-MM-DD' a date: pydantic would read it as midnight, losing "the whole day" for end_date."""
+    return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else value
+
+
+DateBound = Annotated[datetime | date | None, BeforeValidator(_bare_date)]
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
@@ -94,10 +102,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             ),
         ] = None,
         roles: Annotated[list[RoleName] | None, Field(description="Default: user and assistant.")] = None,
-        start_date: Annotated[datetime | date | None, Field(description="Earliest, e.g. '2024-05-01'.")] = None,
-        end_date: Annotated[
-            datetime | date | None, Field(description="Latest (a date includes that whole day).")
-        ] = None,
+        start_date: Annotated[DateBound, Field(description="Earliest, e.g. '2024-05-01'.")] = None,
+        end_date: Annotated[DateBound, Field(description="Latest (a date includes that whole day).")] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
     ) -> SearchResults:
         """Full-text search over an agent's whole conversation history, with role and date filters."""

@@ -28,6 +28,7 @@ def _agent(row: aiosqlite.Row) -> Agent:
         metadata=loads(row["metadata"], {}),
         max_steps=row["max_steps"],
         context_window=row["context_window"],
+        owner=row["owner"],
         created_at=from_ts(row["created_at"]),
         updated_at=from_ts(row["updated_at"]),
     )
@@ -44,6 +45,7 @@ def _params(agent: Agent) -> dict[str, Any]:
         "metadata": dumps(agent.metadata),
         "max_steps": agent.max_steps,
         "context_window": agent.context_window,
+        "owner": agent.owner,
         "created_at": ts(agent.created_at),
         "updated_at": ts(agent.updated_at),
     }
@@ -56,8 +58,8 @@ class AgentQueries:
     async def insert(self, agent: Agent) -> None:
         await self._conn.execute(
             "INSERT INTO agents (id, name, system, model, tools, description, metadata, max_steps,"
-            " context_window, created_at, updated_at) VALUES (:id, :name, :system, :model, :tools,"
-            " :description, :metadata, :max_steps, :context_window, :created_at, :updated_at)",
+            " context_window, owner, created_at, updated_at) VALUES (:id, :name, :system, :model, :tools,"
+            " :description, :metadata, :max_steps, :context_window, :owner, :created_at, :updated_at)",
             _params(agent),
         )
         await self._set_tags(agent.id, agent.tags)
@@ -93,12 +95,16 @@ class AgentQueries:
         tags: list[str] | None = None,
         match_all_tags: bool = False,
         name: str | None = None,
+        owner: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Agent]:
-        """Agents, newest first, optionally filtered by tags (any or all) and a name substring."""
+        """Agents, newest first, optionally filtered by tags (any or all), a name substring and owner."""
         where: list[str] = []
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if owner is not None:
+            params["owner"] = owner
+            where.append("a.owner = :owner")
         if tags:
             names = []
             for i, tag in enumerate(tags):

@@ -100,9 +100,12 @@ class MessageQueries:
         )
 
     async def in_context(self, agent_id: str) -> list[Message]:
-        """The context window, oldest first (the system message, seq 0, comes first)."""
+        """The context window in the order the model reads it."""
         async with self._conn.execute(
-            "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1 ORDER BY seq",
+            # The system message first, then the compaction summary (written later, so with a
+            # higher seq), then the conversation in order.
+            "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1"
+            " ORDER BY seq = 0 DESC, kind IS 'summary' DESC, seq",
             {"agent_id": agent_id},
         ) as cur:
             return [_message(row) for row in await cur.fetchall()]

@@ -24,6 +24,7 @@ import aiosqlite
 
 from letta_mcp.store.agents import AgentQueries
 from letta_mcp.store.blocks import BlockQueries
+from letta_mcp.store.calibration import CalibrationQueries
 from letta_mcp.store.errors import SchemaTooNewError, StoreError
 from letta_mcp.store.messages import MessageQueries
 from letta_mcp.store.migrations import LATEST_VERSION, MIGRATIONS
@@ -45,6 +46,7 @@ class Queries:
         self.messages = MessageQueries(conn)
         self.runs = RunQueries(conn)
         self.templates = TemplateQueries(conn)
+        self.calibration = CalibrationQueries(conn)
 
 
 class Store:

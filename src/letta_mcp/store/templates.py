@@ -22,6 +22,7 @@ def _template(row: aiosqlite.Row) -> Template:
         tags=loads(row["tags"], []),
         blocks=[BlockSpec(**b) for b in loads(row["blocks"], [])],
         max_steps=row["max_steps"],
+        owner=row["owner"],
         created_at=from_ts(row["created_at"]),
     )
 
@@ -33,11 +34,12 @@ class TemplateQueries:
     async def insert(self, template: Template) -> None:
         try:
             await self._conn.execute(
-                "INSERT INTO templates (id, name, description, system, model, tools, tags, blocks, max_steps,"
-                " created_at) VALUES (:id, :name, :description, :system, :model, :tools, :tags, :blocks,"
-                " :max_steps, :created_at)",
+                "INSERT INTO templates (id, owner, name, description, system, model, tools, tags, blocks,"
+                " max_steps, created_at) VALUES (:id, :owner, :name, :description, :system, :model, :tools,"
+                " :tags, :blocks, :max_steps, :created_at)",
                 {
                     "id": template.id,
+                    "owner": template.owner,
                     "name": template.name,
                     "description": template.description,
                     "system": template.system,
@@ -52,13 +54,20 @@ class TemplateQueries:
         except sqlite3.IntegrityError as e:
             raise ConflictError(f"A template named {template.name!r} already exists.") from e
 
-    async def get(self, id_or_name: str) -> Template | None:
+    async def get(self, id_or_name: str, *, owner: str | None = None, prefer_owner: str | None = None) -> Template | None:
+        """The template with this id or name, among ``owner``'s (everyone's if None). Names are unique
+        per owner only, so when several owners' match, ``prefer_owner``'s wins, then the oldest."""
         async with self._conn.execute(
-            "SELECT * FROM templates WHERE id = :key OR name = :key", {"key": id_or_name}
+            "SELECT * FROM templates WHERE (id = :key OR name = :key) AND (:owner IS NULL OR owner = :owner)"
+            " ORDER BY id = :key DESC, owner = :prefer DESC, created_at LIMIT 1",
+            {"key": id_or_name, "owner": owner, "prefer": prefer_owner},
         ) as cur:
             row = await cur.fetchone()
         return _template(row) if row else None
 
-    async def list(self) -> list[Template]:
-        async with self._conn.execute("SELECT * FROM templates ORDER BY name") as cur:
+    async def list(self, *, owner: str | None = None) -> list[Template]:
+        """Templates by name, only ``owner``'s unless it is None."""
+        async with self._conn.execute(
+            "SELECT * FROM templates WHERE :owner IS NULL OR owner = :owner ORDER BY name, owner", {"owner": owner}
+        ) as cur:
             return [_template(row) for row in await cur.fetchall()]
