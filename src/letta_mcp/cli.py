@@ -1,7 +1,9 @@
 """The ``letta-mcp`` command.
 
-    letta-mcp serve [--data-dir DIR] [--config FILE] [--transport stdio] [--log-level LEVEL]
+    letta-mcp serve [--data-dir DIR] [--config FILE] [--transport stdio|sse|streamable-http]
+                    [--host HOST] [--port PORT] [--insecure] [--log-level LEVEL]
     letta-mcp config [--data-dir DIR] [--config FILE]     print the effective settings (keys hidden)
+    letta-mcp hash-token < token.txt                      print the digest to put in auth.tokens
     letta-mcp --version
 
 Logs go to stderr: on the stdio transport, stdout carries the protocol.
@@ -34,16 +36,43 @@ def _parser() -> argparse.ArgumentParser:
         "serve", help="Run the MCP server.", epilog="Example: letta-mcp serve --data-dir ~/agents"
     )
     common(serve)
-    serve.add_argument("--transport", choices=["stdio"], default="stdio", help="MCP transport (default stdio).")
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "sse", "streamable-http"],
+        default="stdio",
+        help="MCP transport (default stdio). sse and streamable-http start the same HTTP server: "
+        "Streamable HTTP at /mcp, legacy SSE at /sse, health at /healthz.",
+    )
+    serve.add_argument("--host", help="HTTP address to listen on (http.host; default 127.0.0.1).")
+    serve.add_argument("--port", type=int, help="HTTP port (http.port; default 8000; 0 picks a free one).")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="Allow a non-loopback --host without auth (only behind a proxy that authenticates).",
+    )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level.")
     config = commands.add_parser("config", help="Print the effective settings as JSON (API keys hidden).")
     common(config)
+    commands.add_parser(
+        "hash-token",
+        help="Read a bearer token from stdin and print its SHA-256 digest for auth.tokens.",
+        epilog="Example: openssl rand -hex 32 | tee alice.token | letta-mcp hash-token, then in the config file: "
+        '[auth.tokens] "<digest>" = "alice"',
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    overrides: dict[str, Any] = {"data_dir": args.data_dir, "log_level": getattr(args, "log_level", None)}
+    if args.command == "hash-token":
+        return _hash_token()
+    http = {k: getattr(args, k, None) for k in ("host", "port", "insecure")}
+    overrides: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "log_level": getattr(args, "log_level", None),
+        "http": {k: v for k, v in http.items() if v is not None} or None,
+    }
     try:
         settings = load_settings(config_file=args.config, overrides=overrides)
     except ConfigError as e:
@@ -58,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import anyio
 
     try:
-        anyio.run(_serve, settings)
+        anyio.run(_serve, settings, args.transport)
     except _StartupError as e:
         print(f"letta-mcp: {e}", file=sys.stderr)
         return 1
@@ -71,13 +100,37 @@ class _StartupError(Exception):
     """The server could not start (e.g. the data directory is unusable); the message says why."""
 
 
-async def _serve(settings: Settings) -> None:
+def _hash_token() -> int:
+    from letta_mcp.server.auth import hash_token
+
+    if sys.stdin.isatty():
+        import getpass
+
+        token = getpass.getpass("token: ")
+    else:
+        token = sys.stdin.readline().rstrip("\r\n")
+    if len(token) < 16:
+        print("letta-mcp: the token must be at least 16 characters (e.g. `openssl rand -hex 32`)", file=sys.stderr)
+        return 2
+    print(hash_token(token))
+    return 0
+
+
+async def _serve(settings: Settings, transport: str = "stdio") -> None:
     import sqlite3
 
     from letta_mcp.server import create_server
     from letta_mcp.service import AgentService
     from letta_mcp.store import StoreError
 
+    if transport != "stdio":
+        # Checked before opening anything, so a refused start leaves no trace.
+        from letta_mcp.server.http import BindRefusedError, check_bind
+
+        try:
+            check_bind(settings)
+        except BindRefusedError as e:
+            raise _StartupError(str(e)) from e
     try:
         service = await AgentService.open(settings)
     except (OSError, sqlite3.Error, StoreError) as e:
@@ -85,8 +138,16 @@ async def _serve(settings: Settings) -> None:
             f"cannot open the data directory {settings.data_dir}: {e} "
             "(choose another with --data-dir or LETTA_MCP_DATA_DIR)"
         ) from e
-    log.info("letta-mcp %s serving %s over stdio", __version__, settings.data_dir)
     try:
-        await create_server(service).run_stdio_async()
+        if transport == "stdio":
+            log.info("letta-mcp %s serving %s over stdio", __version__, settings.data_dir)
+            await create_server(service).run_stdio_async()
+        else:
+            from letta_mcp.server.http import serve_http
+
+            try:
+                await serve_http(service, settings)
+            except OSError as e:
+                raise _StartupError(f"cannot listen on {settings.http.host}:{settings.http.port}: {e}") from e
     finally:
         await service.close()

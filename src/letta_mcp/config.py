@@ -156,6 +156,24 @@ class Settings(BaseModel):
         default=None, description="Model handle that writes compaction summaries (None: the agent's model)."
     )
     summary_max_words: int = Field(default=300, ge=50, le=2000, description="Length cap of a compaction summary.")
+    embedder: str = Field(
+        default="none",
+        description="Archival-memory embedder: 'none' (full-text search only), 'local' (the [local] extra) or "
+        "'<provider>/<model>' of an OpenAI-compatible embeddings endpoint, e.g. 'openai/text-embedding-3-small'.",
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048, description="Texts per embedding call.")
+    embedding_dim: int | None = Field(
+        default=None, ge=1, le=16384, description="Vector size of an endpoint model not in the built-in table."
+    )
+    archival_chunk_chars: int = Field(
+        default=2000, ge=200, le=100_000, description="Longer archival inserts are split into passages of this size."
+    )
+    archival_ann_threshold: int = Field(
+        default=100_000, ge=1000, description="Vector rows from which an approximate (ANN) index is built."
+    )
+    lance_uri: str | None = Field(
+        default=None, description="Where the LanceDB search index lives (None: <data_dir>/lance)."
+    )
     providers: dict[str, ProviderSettings] = Field(
         default_factory=lambda: {"openai": ProviderSettings()},
         description="OpenAI-compatible endpoints by name.",
@@ -168,6 +186,14 @@ class Settings(BaseModel):
     def _expand(cls, value: Path) -> Path:
         # MCP clients pass env values verbatim (no shell), so "~/agents" must be expanded here.
         return value.expanduser()
+
+    @field_validator("embedder")
+    @classmethod
+    def _embedder(cls, value: str) -> str:
+        provider, sep, model = value.partition("/")
+        if value not in ("none", "local") and not (provider and sep and model):
+            raise ValueError("must be 'none', 'local' or 'provider/model', e.g. 'openai/text-embedding-3-small'")
+        return value
 
     @field_validator("default_model")
     @classmethod

@@ -23,6 +23,7 @@ from datetime import datetime
 from letta_mcp.access import current_principal
 from letta_mcp.changes import Change, ChangeFeed, ChangeListener
 from letta_mcp.config import Settings
+from letta_mcp.embed.base import Embedder
 from letta_mcp.errors import (
     AgentUnavailableError,
     ConflictError,
@@ -51,16 +52,17 @@ from letta_mcp.runtime.block_edits import READ_ONLY_ERROR, MemoryEditError
 from letta_mcp.runtime.blocks import create_block, save_block
 from letta_mcp.runtime.compaction import CompactionResult
 from letta_mcp.runtime.context import ContextConfig, ContextOverview, overview
-from letta_mcp.runtime.memory import MemoryStats, render_memory
+from letta_mcp.runtime.memory import render_memory
 from letta_mcp.runtime.prompts import (
     DEFAULT_HUMAN,
     DEFAULT_PERSONA,
     DEFAULT_SYSTEM_PROMPT,
     STANDARD_DESCRIPTIONS,
 )
-from letta_mcp.runtime.system_message import refresh_system_message
+from letta_mcp.runtime.system_message import memory_stats, refresh_system_message
 from letta_mcp.runtime.tool_schemas import tool_schema
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
+from letta_mcp.service_archival import ArchivalService
 from letta_mcp.store import Store
 from letta_mcp.store import errors as store_errors
 
@@ -97,11 +99,17 @@ class MemoryView:
 
 class AgentService:
     def __init__(
-        self, store: Store, providers: ProviderRegistry, settings: Settings, calibration: Calibration | None = None
+        self,
+        store: Store,
+        providers: ProviderRegistry,
+        settings: Settings,
+        calibration: Calibration | None = None,
+        archival: ArchivalService | None = None,
     ) -> None:
         self.store = store
         self.providers = providers
         self.settings = settings
+        self.archival = archival  # archival memory (passages, search); set by `open`
         self._loop = AgentLoop(
             store,
             providers,
@@ -115,6 +123,7 @@ class AgentService:
                 windows=settings.context_windows,
             ),
             calibration=calibration,
+            archival=archival.memory if archival is not None else None,
         )
         self.changes = ChangeFeed()
 
@@ -123,8 +132,15 @@ class AgentService:
         return self.changes.subscribe(listener)
 
     @classmethod
-    async def open(cls, settings: Settings, *, providers: dict[str, LLMProvider] | None = None) -> AgentService:
-        """Open the data directory. ``providers`` replaces the configured ones (tests, embedding)."""
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        providers: dict[str, LLMProvider] | None = None,
+        embedder: Embedder | None = None,
+    ) -> AgentService:
+        """Open the data directory. ``providers`` replaces the configured ones (tests, embedding);
+        ``embedder`` replaces the configured archival embedder (tests, benchmarks)."""
         store = await Store.open(settings.data_dir / "letta.db")
         async with store.write() as q:
             interrupted = await q.runs.mark_interrupted()
@@ -132,11 +148,23 @@ class AgentService:
         if interrupted:
             log.warning("Marked %d run(s) left running by a previous process as interrupted", interrupted)
         registry = ProviderRegistry(providers if providers is not None else build_providers(settings))
-        return cls(store, registry, settings, calibration)
+        try:
+            archival = await ArchivalService.open(store, settings, embedder=embedder)
+        except BaseException:
+            await store.close()
+            raise
+        return cls(store, registry, settings, calibration, archival)
 
     async def close(self) -> None:
+        if self.archival is not None:
+            await self.archival.close()
         await self.providers.aclose()
         await self.store.close()
+
+    async def check_health(self) -> None:
+        """Raise unless the database answers a read (for health probes)."""
+        async with self.store.read() as q:
+            await q.agents.exists("")
 
     # --- agents ---------------------------------------------------------------------------------
 
@@ -259,6 +287,8 @@ class AgentService:
             blocks = await q.blocks.for_agent(agent_id)
             await q.agents.delete(agent_id)
             await q.blocks.delete_unlinked([b.id for b in blocks])
+        if self.archival is not None:  # its own archive too, unless another agent still uses it
+            await self.archival.forget_deleted_agents()
         await self.changes.emit(Change(agent.owner, agent_id, agent=True))
 
     # --- conversation ---------------------------------------------------------------------------
@@ -348,7 +378,9 @@ class AgentService:
 
     async def get_memory(self, agent_id: str) -> MemoryView:
         details = await self.get_agent(agent_id)
-        stats = MemoryStats(previous_messages=details.messages_in_history - details.messages_in_context)
+        async with self.store.read() as q:
+            previous = details.messages_in_history - details.messages_in_context
+            stats = await memory_stats(q, agent_id, previous_messages=previous)
         return MemoryView(agent_id, details.blocks, render_memory(agent_id, details.blocks, stats, utcnow()))
 
     async def get_block(self, agent_id: str, label: str) -> Block:
@@ -412,9 +444,6 @@ class AgentService:
         agent = (await self.get_agent(agent_id)).agent
         async with self.store.agent_lock(agent_id):
             result = await self._loop.compact_now(agent)
-            if result is not None:
-                async with self.store.write() as q:
-                    await refresh_system_message(q, agent, utcnow())
         if result is not None:
             await self.changes.emit(Change(agent.owner, agent_id, messages=True))
         return result

@@ -32,6 +32,7 @@ from letta_mcp.embed.registry import build_embedder
 from letta_mcp.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceError
 from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, utcnow
 from letta_mcp.runtime.archival import (
+    MAX_INSERT_CHARS,
     MAX_QUERY_CHARS,
     MAX_TAG_CHARS,
     MAX_TAGS,
@@ -47,8 +48,6 @@ from letta_mcp.store.archival import ArchivalQueries, decode_cursor
 
 log = logging.getLogger(__name__)
 
-MAX_INSERT_CHARS = 1_000_000
-"""Longest text one insert accepts (it is split into passages of ``archival_chunk_chars``)."""
 MAX_BATCH = 10_000
 """Most passages one `ArchivalService.insert_many` call accepts."""
 MAX_PAGE = 200

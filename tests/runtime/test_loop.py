@@ -10,7 +10,8 @@ import pytest
 from letta_mcp.errors import AgentUnavailableError
 from letta_mcp.llm.errors import LLMServerError
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
-from letta_mcp.models import ModelRequest, Role, RunStatus, StopReason, Usage
+from letta_mcp.models import ModelRequest, Role, RunStatus, StopReason, Usage, utcnow
+from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service import AgentService
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +130,7 @@ async def test_messages_out_of_context_are_not_sent_but_stay_searchable(
         await q.conn.execute(
             "UPDATE messages SET in_context = 0 WHERE agent_id = :a AND seq IN (1, 2)", {"a": agent.id}
         )
+        await refresh_system_message(q, agent, utcnow())
     scripted.add(reply("second answer"))
     await service.send_message(agent.id, "what was it?")
     sent = [m.content for m in scripted.requests[-1].messages[1:]]

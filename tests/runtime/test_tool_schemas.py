@@ -23,6 +23,11 @@ EXPECTED_PARAMETERS: dict[str, tuple[list[str], list[str]]] = {
     "core_memory_append": (["label", "content"], ["label", "content"]),
     "core_memory_replace": (["label", "old_content", "new_content"], ["label", "old_content", "new_content"]),
     "conversation_search": (["query", "roles", "limit", "start_date", "end_date"], []),
+    "archival_memory_insert": (["content", "tags"], ["content"]),
+    "archival_memory_search": (
+        ["query", "tags", "tag_match_mode", "top_k", "start_datetime", "end_datetime"],
+        ["query"],
+    ),
 }
 
 # One call per tool that a model following the description would make.
@@ -47,6 +52,20 @@ VALID_CALLS: list[tuple[str, dict[str, Any]]] = [
             "end_date": "2024-05-31T17:30",
         },
     ),
+    ("archival_memory_insert", {"content": "Emma moves to Lisbon in June."}),
+    ("archival_memory_insert", {"content": "Deadline is Friday", "tags": ["work"]}),
+    ("archival_memory_search", {"query": "Emma"}),
+    (
+        "archival_memory_search",
+        {
+            "query": "deadline",
+            "tags": ["work", "q3"],
+            "tag_match_mode": "all",
+            "top_k": 10,
+            "start_datetime": "2024-05-01",
+            "end_datetime": "2024-05-31T17:30",
+        },
+    ),
 ]
 
 INVALID_CALLS: list[tuple[str, dict[str, Any]]] = [
@@ -61,6 +80,11 @@ INVALID_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("conversation_search", {"roles": "user"}),
     ("conversation_search", {"limit": 0}),
     ("conversation_search", {"limit": 2.5}),
+    ("archival_memory_insert", {"tags": ["x"]}),  # missing content
+    ("archival_memory_insert", {"content": "x", "tags": "work"}),
+    ("archival_memory_search", {"query": "x", "tag_match_mode": "some"}),
+    ("archival_memory_search", {"query": "x", "top_k": 0}),
+    ("archival_memory_search", {"tags": ["x"]}),  # missing query
 ]
 
 

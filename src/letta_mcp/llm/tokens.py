@@ -10,6 +10,7 @@ sums stored numbers and never re-tokenizes the history.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -50,13 +51,13 @@ def estimate_message(message: Message | ChatMessage) -> int:
 
 
 def estimate_tools(tools: Iterable[ToolSchema]) -> int:
-    return sum(
-        MESSAGE_OVERHEAD
-        + estimate_text(t.name)
-        + estimate_text(t.description)
-        + estimate_text(json.dumps(t.parameters))
-        for t in tools
-    )
+    return sum(_tool_tokens(t.name, t.description, json.dumps(t.parameters, sort_keys=True)) for t in tools)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tool_tokens(name: str, description: str, parameters: str) -> int:
+    # Tool schemas are static and sent with every step: estimate each one once.
+    return MESSAGE_OVERHEAD + estimate_text(f"{name}\n{description}\n{parameters}")
 
 
 def estimate_request(request: ModelRequest) -> int:

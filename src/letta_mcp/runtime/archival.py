@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Literal
 
 from letta_mcp.embed.base import Embedder
+from letta_mcp.embed.errors import EmbedError
 from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, new_id
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.archival import ArchivalQueries
@@ -42,6 +43,8 @@ SearchMode = Literal["auto", "fts", "vector", "hybrid"]
 TagMatch = Literal["any", "all"]
 
 MAX_TOP_K = 100
+MAX_INSERT_CHARS = 1_000_000
+"""Longest text one insert accepts (it is split into passages of ``chunk_chars``)."""
 MAX_QUERY_CHARS = 10_000
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
@@ -152,18 +155,18 @@ class ArchivalMemory:
         self._chunk_chars = chunk_chars
         self._batch_size = batch_size
         self._ann_threshold = ann_threshold
-        self._lance: LanceIndex | None = None
+        self._lance: LanceIndex | None = None  # set once connected and repaired
+        self._connected: LanceIndex | None = None
         self._open_lock = asyncio.Lock()
-        self._index_lock = asyncio.Lock()  # one indexing batch at a time in this process
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._written = 0
         self._closed = False
-
-    @property
-    def space(self) -> str | None:
-        """The vector space of the configured embedder (its name and dimension), if any."""
-        return f"{self.embedder.name}:{self.embedder.dim}" if self.embedder is not None else None
+        # The vector space: the embedder's name and dimension (just the name while the dimension is
+        # unknown, for endpoint models learnt from their first answer). Fixed for this process.
+        self.space: str | None = None
+        if embedder is not None:
+            self.space = f"{embedder.name}:{embedder.dim}" if embedder.dim else embedder.name
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -179,7 +182,7 @@ class ArchivalMemory:
                         log.info("Embedder changed from %s to %s: re-embedding archival memory", previous, self.space)
                     await aq.set_state(_SPACE_KEY, self.space)
                     await aq.reset_index("vec")
-            total, fts_pending, vec_pending = await aq.counts()
+            _, fts_pending, vec_pending = await aq.counts()
         if fts_pending or (self.space is not None and vec_pending):
             self.notify()
 
@@ -229,18 +232,30 @@ class ArchivalMemory:
             self._written = 0
             await (await self._index()).maintain(space=self.space)
 
-    async def _index(self) -> LanceIndex:
-        """The LanceDB index, opened (and checked for drift against SQLite) on first use."""
+    async def _index(self, q: Queries | None = None) -> LanceIndex:
+        """The LanceDB index, opened (and checked for drift against SQLite) on first use.
+
+        ``q``: the write transaction the caller already holds, if any. Lock order is always the
+        store's write lock first; connecting (which imports lancedb, seconds) takes neither.
+        """
         if self._lance is not None:
             return self._lance
         async with self._open_lock:
-            if self._lance is None:
-                lance = await LanceIndex.open(
+            if self._connected is None:
+                self._connected = await LanceIndex.open(
                     self._uri, storage_options=self._storage_options, ann_threshold=self._ann_threshold
                 )
-                await self._repair(lance)
+        lance = self._connected
+        async with contextlib.AsyncExitStack() as stack:
+            if q is None:
+                q = await stack.enter_async_context(self._store.write())
+            if self._lance is None:  # the write lock serializes the check: one repair per process
+                await self._repair(lance, q)
                 self._lance = lance
-        return self._lance
+        dropped = await lance.drop_vector_tables(keep=self.space)
+        if dropped:
+            log.info("Dropped vector tables of previous embedders: %s", ", ".join(dropped))
+        return lance
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -265,6 +280,11 @@ class ArchivalMemory:
         for item in items:
             if not item.text.strip():
                 raise ArchivalError("The text is empty; give the text to store in archival memory.")
+            if len(item.text) > MAX_INSERT_CHARS:
+                raise ArchivalError(
+                    f"The text has {len(item.text)} characters, more than the {MAX_INSERT_CHARS} one insert "
+                    "accepts. Split it into several inserts."
+                )
             tags = _check_tags(item.tags)
             created = item.created_at or now
             for chunk in chunk_text(item.text, self._chunk_chars):
@@ -297,11 +317,15 @@ class ArchivalMemory:
     # --- indexing -------------------------------------------------------------------------------
 
     async def _index_text(self, archive_ids: list[str] | None, limit: int, q: Queries | None = None) -> int:
-        """Put up to ``limit`` pending passages into the full-text table; returns how many."""
-        lance = await self._index()
-        async with self._index_lock, contextlib.AsyncExitStack() as stack:
+        """Put up to ``limit`` pending passages into the full-text table; returns how many.
+
+        Runs in ``q`` (the caller's write transaction) or its own: the SQLite write lock is what
+        serializes index writes, within this process and across processes.
+        """
+        async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.write())
+            lance = await self._index(q)
             aq = ArchivalQueries(q.conn)
             rows = await aq.pending("fts", archive_ids, limit)
             if rows:
@@ -320,14 +344,13 @@ class ArchivalMemory:
         if not rows:
             return 0
         vectors = await self.embedder.embed([p.text for p in rows])
-        async with self._index_lock, self._store.write() as q:
+        async with self._store.write() as q:
             aq = ArchivalQueries(q.conn)
             if await aq.get_state(_SPACE_KEY) != self.space:
                 log.warning("Another process switched the embedder; this one stops writing vectors")
                 return 0
-            current = await aq.get_passages([p.id for p in rows])
-            still = {p.id for p in await aq.pending("vec", sorted({p.archive_id for p in rows}), 1_000_000)}
-            keep = [(p, v) for p, v in zip(rows, vectors, strict=True) if p.id in current and p.id in still]
+            still = await aq.pending_among("vec", [p.id for p in rows])
+            keep = [(p, v) for p, v in zip(rows, vectors, strict=True) if p.id in still]
             if keep:
                 await lance.upsert_vectors(self.space or "", [p for p, _ in keep], [v for _, v in keep])
                 await aq.mark_indexed("vec", [p.id for p, _ in keep])
@@ -360,7 +383,7 @@ class ArchivalMemory:
     async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the LanceDB tables and index every passage again from SQLite."""
         lance = await self._index()
-        async with self._index_lock, self._store.write() as q:
+        async with self._store.write() as q:
             aq = ArchivalQueries(q.conn)
             await aq.reset_index("fts")
             await aq.reset_index("vec")
@@ -381,19 +404,15 @@ class ArchivalMemory:
         await lance.maintain(space=self.space)
         return total
 
-    async def _repair(self, lance: LanceIndex) -> None:
+    async def _repair(self, lance: LanceIndex, q: Queries) -> None:
         """Make SQLite's index flags and LanceDB agree (run once, when the index first opens).
 
         Runs inside a SQLite write transaction, so no other process is between its two writes.
         """
-        async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
-            await self._repair_table(lance, aq, None)
-            if self.space is not None and await aq.get_state(_SPACE_KEY) == self.space:
-                await self._repair_table(lance, aq, self.space)
-        dropped = await lance.drop_vector_tables(keep=self.space)
-        if dropped:
-            log.info("Dropped vector tables of previous embedders: %s", ", ".join(dropped))
+        aq = ArchivalQueries(q.conn)
+        await self._repair_table(lance, aq, None)
+        if self.space is not None and await aq.get_state(_SPACE_KEY) == self.space:
+            await self._repair_table(lance, aq, self.space)
 
     @staticmethod
     async def _repair_table(lance: LanceIndex, aq: ArchivalQueries, space: str | None) -> None:
@@ -445,7 +464,7 @@ class ArchivalMemory:
         if not archive_ids:
             return []
         await self._flush_text(archive_ids, q)
-        lance = await self._index()
+        lance = await self._index(q)
         where = build_filter(archive_ids, tags=tag_list, match_all_tags=tag_match_mode == "all", start=start, end=end)
         pool = min(max(top_k * 3, 30), 300)
         lists: list[list[tuple[str, float]]] = []
@@ -453,8 +472,14 @@ class ArchivalMemory:
             lists.append(await lance.search_text(query, where, pool))
         if mode in ("vector", "hybrid") or (mode == "auto" and await self._vectors_usable(lance, q)):
             assert self.embedder is not None and self.space is not None
-            (vector,) = await self.embedder.embed([query])
-            lists.append(await lance.search_vectors(self.space, vector, where, pool))
+            try:
+                (vector,) = await self.embedder.embed([query])
+            except EmbedError:
+                if mode != "auto":
+                    raise
+                log.warning("Embedding the query failed; searching full-text only", exc_info=True)
+            else:
+                lists.append(await lance.search_vectors(self.space, vector, where, pool))
         return await self._hits(lists, archive_ids, mode, top_k, q)
 
     async def _vectors_usable(self, lance: LanceIndex, q: Queries | None) -> bool:

@@ -22,8 +22,9 @@ from datetime import datetime
 from letta_mcp.llm.errors import LLMError
 from letta_mcp.llm.registry import ProviderRegistry
 from letta_mcp.llm.tokens import estimate_message, stored_tokens
-from letta_mcp.models import ChatMessage, Message, ModelRequest, Role, Usage, new_id
+from letta_mcp.models import Agent, ChatMessage, Message, ModelRequest, Role, Usage, new_id
 from letta_mcp.runtime.memory import format_time
+from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.store import Store
 
 log = logging.getLogger(__name__)
@@ -161,25 +162,20 @@ class Compactor:
         return text, response.usage
 
     async def compact(
-        self,
-        store: Store,
-        agent_id: str,
-        model: str,
-        context: list[Message],
-        cut: int,
-        policy: ContextPolicy,
-        now: datetime,
+        self, store: Store, agent: Agent, context: list[Message], cut: int, policy: ContextPolicy, now: datetime
     ) -> CompactionResult:
         """Summarize ``context[1:cut]`` (and any previous summary), then evict it in one transaction.
 
-        The summarizer call happens first, outside any transaction.
+        The summarizer call happens first, outside any transaction. The system message is
+        recompiled in the same transaction (its recall-memory count changed).
         """
+        agent_id = agent.id
         evicted = context[1:cut]
         previous = next((summary_text(m) for m in evicted if m.kind == SUMMARY_KIND), None)
         conversation = [m for m in evicted if m.kind is None]
         usage = Usage()
         try:
-            summary, usage = await self.summarize(model, conversation, previous, policy.summary_max_words)
+            summary, usage = await self.summarize(agent.model, conversation, previous, policy.summary_max_words)
             summarized = True
         except LLMError as e:
             log.warning("Summarizer failed for %s, evicting without a new summary: %s", agent_id, e)
@@ -203,6 +199,7 @@ class Compactor:
             )
             message = message.model_copy(update={"tokens": estimate_message(message)})
             await q.messages.insert([message])
+            await refresh_system_message(q, agent, now)
         return CompactionResult(evicted=len(evicted), summary=message, summarized=summarized, usage=usage)
 
 

@@ -33,13 +33,15 @@ from letta_mcp.models import (
     RunStatus,
     Step,
     StopReason,
+    ToolSchema,
     new_id,
     utcnow,
 )
+from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.compaction import WARNING_KIND, CompactionResult, Compactor, choose_cut, warning_message
 from letta_mcp.runtime.context import ContextConfig, measure
 from letta_mcp.runtime.system_message import refresh_system_message
-from letta_mcp.runtime.tool_schemas import tool_schema
+from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
 from letta_mcp.store import Store
 
@@ -67,8 +69,10 @@ class AgentLoop:
         default_block_limit: int,
         context: ContextConfig | None = None,
         calibration: Calibration | None = None,
+        archival: ArchivalMemory | None = None,
     ) -> None:
         self._store = store
+        self._archival = archival  # for the archival tools: ToolContext(..., archival=self._archival)
         self._providers = providers
         self._default_block_limit = default_block_limit
         self.context = context or ContextConfig()
@@ -97,7 +101,6 @@ class AgentLoop:
             )
             incoming.tokens = estimate_message(incoming)
             await q.messages.insert([incoming])
-            await refresh_system_message(q, agent, now)
         result = TurnResult(run=run, messages=[incoming])
         limit = max_steps or agent.max_steps
         invalid_streak = 0
@@ -120,21 +123,23 @@ class AgentLoop:
     ) -> tuple[StopReason | None, bool]:
         """One LLM call and its consequences. Returns (stop reason if the turn ended, invalid call?)."""
         run = result.run
-        tools = [tool_schema(name) for name in agent.tools]
+        tools = agent_tools(agent)
         started = utcnow()
-        context = await self._fit(agent, result, tools)
-        if context is None:
+        fitted = await self._fit(agent, result, tools)
+        if fitted is None:
             await self._finish(run, StopReason.context_window_overflow_in_system_prompt)
             return StopReason.context_window_overflow_in_system_prompt, False
+        context, raw_tokens = fitted
         try:
             provider, model = self._providers.resolve(agent.model)
             try:
                 response = await provider.complete(_request(model, context, tools))
             except ContextWindowExceededError:
                 # Our estimate was too low for this model: compact now and retry once.
-                context = await self._fit(agent, result, tools, force=True)
-                if context is None:
+                fitted = await self._fit(agent, result, tools, force=True)
+                if fitted is None:
                     raise
+                context, raw_tokens = fitted
                 response = await provider.complete(_request(model, context, tools))
         except LLMError as e:
             run.error = str(e)
@@ -149,7 +154,7 @@ class AgentLoop:
             )
             await self._finish(run, StopReason.llm_api_error, failed_step=failed)
             return StopReason.llm_api_error, False
-        ratio = self.calibration.observe(agent.model, measure(context, tools).total, response.usage.prompt_tokens)
+        ratio = self.calibration.observe(agent.model, raw_tokens, response.usage.prompt_tokens)
 
         step = Step(
             id=new_id("step"),
@@ -222,8 +227,11 @@ class AgentLoop:
         invalid = bool(outcomes) and all(o.invalid_call for o in outcomes)
         return stop, invalid
 
-    async def _fit(self, agent: Agent, result: TurnResult, tools: list, *, force: bool = False) -> list[Message] | None:
-        """The context to send, compacted or with a memory-pressure warning added when needed.
+    async def _fit(
+        self, agent: Agent, result: TurnResult, tools: list[ToolSchema], *, force: bool = False
+    ) -> tuple[list[Message], int] | None:
+        """The context to send (compacted, or with a memory-pressure warning added, when needed) and
+        its raw token estimate.
 
         None when the system message and tool schemas alone exceed the window (nothing to evict).
         """
@@ -245,13 +253,15 @@ class AgentLoop:
             if compaction is not None:
                 result.run.usage = result.run.usage + compaction.usage
                 context = await self._load(agent.id)
+                m = measure(context, tools)
         elif estimate > policy.warning * policy.window and not any(msg.kind == WARNING_KIND for msg in context):
             async with self._store.write() as q:
                 warning = warning_message(agent.id, await q.messages.next_seq(agent.id), utcnow())
                 await q.messages.insert([warning])
             result.messages.append(warning)
             context.append(warning)
-        return context
+            return context, m.total + stored_tokens(warning)
+        return context, m.total
 
     async def _compact(
         self, agent: Agent, context: list[Message], fixed: int, ratio: float, *, force: bool = False
@@ -265,11 +275,11 @@ class AgentLoop:
         cut = choose_cut(context, fixed + policy.summary_allowance, budget)
         if cut is None:
             return None
-        return await self._compactor.compact(self._store, agent.id, agent.model, context, cut, policy, utcnow())
+        return await self._compactor.compact(self._store, agent, context, cut, policy, utcnow())
 
     async def compact_now(self, agent: Agent) -> CompactionResult | None:
         """Compact on demand (down to the target), e.g. from the `compact_context` tool."""
-        tools = [tool_schema(name) for name in agent.tools]
+        tools = agent_tools(agent)
         context = await self._load(agent.id)
         fixed = measure(context, tools).fixed
         return await self._compact(agent, context, fixed, self.calibration.ratio(agent.model), force=True)
@@ -298,6 +308,11 @@ def _close(run: Run, stop: StopReason) -> None:
     run.stop_reason = stop
     run.status = stop.run_status
     run.completed_at = utcnow()
+
+
+def agent_tools(agent: Agent) -> list[ToolSchema]:
+    """The schemas offered to the model (shared and read-only: requests never modify them)."""
+    return [BUILTIN_TOOL_SCHEMAS[name] for name in agent.tools if name in BUILTIN_TOOL_SCHEMAS]
 
 
 def _request(model: str, context: list[Message], tools: list) -> ModelRequest:

@@ -13,6 +13,7 @@ from letta_mcp.llm.tokens import MESSAGE_OVERHEAD, estimate_text
 from letta_mcp.models import Agent, Message, Role, new_id
 from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_content
 from letta_mcp.store import Queries
+from letta_mcp.store.archival import ArchivalQueries
 
 
 async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> None:
@@ -20,9 +21,8 @@ async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> Non
     system = await q.messages.page(agent.id, after_seq=-1, limit=1, newest_first=False)
     total, in_context = await q.messages.counts(agent.id)
     blocks = await q.blocks.for_agent(agent.id)
-    compiled = compile_system_message(
-        agent.system, agent.id, blocks, MemoryStats(previous_messages=total - in_context), now
-    )
+    stats = await memory_stats(q, agent.id, previous_messages=total - in_context)
+    compiled = compile_system_message(agent.system, agent.id, blocks, stats, now)
     tokens = MESSAGE_OVERHEAD + estimate_text(compiled)
     if not system:
         await q.messages.insert(
@@ -40,3 +40,12 @@ async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> Non
         )
     elif not same_content(system[0].content or "", compiled):
         await q.messages.update_content(system[0].id, compiled, tokens)
+
+
+async def memory_stats(q: Queries, agent_id: str, *, previous_messages: int) -> MemoryStats:
+    """The counts of ``<memory_metadata>``. Archival ones come from trigger-kept counters:
+    O(attached archives) however many passages there are."""
+    archival_count, archival_tags = await ArchivalQueries(q.conn).stats_for_agent(agent_id)
+    return MemoryStats(
+        previous_messages=previous_messages, archival_memories=archival_count, archival_tags=tuple(archival_tags)
+    )

@@ -14,6 +14,9 @@ from letta_mcp.models import ToolSchema
 
 CONVERSATION_SEARCH_DEFAULT_LIMIT = 5
 """How many results conversation_search returns when the model gives no limit (Letta's page size)."""
+ARCHIVAL_SEARCH_DEFAULT_TOP_K = 5
+"""How many results archival_memory_search returns when the model gives no top_k (Letta's page size)."""
+ARCHIVAL_SEARCH_MAX_TOP_K = 50
 
 _NO_LINE_NUMBERS = (
     "Never include the display-only line numbers (like '3→ ') or the line-number note shown with "
@@ -185,6 +188,73 @@ _SCHEMAS = [
                 ),
             },
             [],
+        ),
+    ),
+]
+
+_TAGS = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "Tags, e.g. [\"work\", \"family\"].",
+}
+_SCHEMAS += [
+    ToolSchema(
+        name="archival_memory_insert",
+        description=(
+            "Save a piece of information to archival memory, your unlimited long-term store outside "
+            "your context. Use it for facts, events, documents or notes worth keeping that do not "
+            "belong in a memory block: write each one as a self-contained statement (who, what, "
+            "when), since you will find it later by searching, without the conversation around it. "
+            "Tags make later searches precise. Long text is split into several passages. The "
+            "number of stored memories and the tags in use are shown in <memory_metadata>.\n"
+            'Example: archival_memory_insert(content="2024-05-12: Sarah said her sister Emma is '
+            'moving to Lisbon in June.", tags=["sarah", "family"])'
+        ),
+        parameters=_params(
+            {
+                "content": _string("The text to store, written to make sense on its own."),
+                "tags": {**_TAGS, "description": 'Optional tags to file it under, e.g. ["sarah", "family"].'},
+            },
+            ["content"],
+        ),
+    ),
+    ToolSchema(
+        name="archival_memory_search",
+        description=(
+            "Search your archival memory (what you saved with archival_memory_insert, and knowledge "
+            "shared with you) by meaning and by words. Use it whenever you need information that "
+            "is not in your context or memory blocks: ask with the words the stored text would "
+            "contain, or describe what you need. Narrow the search with tags (any or all of them) "
+            "and a date range on when the memory was stored. Results come best first, each with "
+            "its id, timestamp, content and tags.\n"
+            'Example: archival_memory_search(query="where is Emma moving")\n'
+            'Example: archival_memory_search(query="project deadline", tags=["work"], '
+            'start_datetime="2024-05-01", end_datetime="2024-05-31", top_k=10)'
+        ),
+        parameters=_params(
+            {
+                "query": _string("What to look for: words, a question, or a description."),
+                "tags": {**_TAGS, "description": "Only memories with these tags (see tag_match_mode)."},
+                "tag_match_mode": {
+                    "type": "string",
+                    "enum": ["any", "all"],
+                    "default": "any",
+                    "description": "'any' (default): memories with at least one of the tags; 'all': with every tag.",
+                },
+                "top_k": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": ARCHIVAL_SEARCH_MAX_TOP_K,
+                    "description": f"How many results to return (default {ARCHIVAL_SEARCH_DEFAULT_TOP_K}).",
+                },
+                "start_datetime": _string(
+                    "Only memories stored on or after this moment, ISO 8601: '2024-01-15' or '2024-01-15T09:30'."
+                ),
+                "end_datetime": _string(
+                    "Only memories stored on or before this moment, ISO 8601; a date alone covers that whole day."
+                ),
+            },
+            ["query"],
         ),
     ),
 ]

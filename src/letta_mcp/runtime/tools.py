@@ -14,18 +14,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from letta_mcp.models import Agent, Block, Role, ToolCall, new_id, utcnow
+from letta_mcp.models import Agent, Block, NewPassage, Role, ToolCall, new_id, utcnow
 from letta_mcp.runtime import block_edits
+from letta_mcp.runtime.archival import ArchivalError, ArchivalMemory
 from letta_mcp.runtime.block_edits import MemoryEditError
 from letta_mcp.runtime.blocks import create_block, save_block
 from letta_mcp.runtime.memory import format_time
-from letta_mcp.runtime.tool_schemas import CONVERSATION_SEARCH_DEFAULT_LIMIT
+from letta_mcp.runtime.tool_schemas import (
+    ARCHIVAL_SEARCH_DEFAULT_TOP_K,
+    ARCHIVAL_SEARCH_MAX_TOP_K,
+    CONVERSATION_SEARCH_DEFAULT_LIMIT,
+)
 from letta_mcp.store import Queries
+from letta_mcp.store.archival import ArchivalQueries
 
 FUNCTION_RETURN_CHAR_LIMIT = 50_000
 # Search results are exempt from truncation, as in Letta: the model asked for them, and a limit
 # parameter already bounds their size.
-_UNTRUNCATED = frozenset({"conversation_search"})
+_UNTRUNCATED = frozenset({"conversation_search", "archival_memory_search"})
 _SEARCH_ROLES = (Role.user, Role.assistant)
 
 
@@ -37,7 +43,8 @@ class ToolContext:
     q: Queries
     run_id: str
     default_block_limit: int
-    blocks_changed: bool = field(default=False)
+    blocks_changed: bool = field(default=False)  # set when the system message must be recompiled
+    archival: ArchivalMemory | None = None  # the archival engine (AgentLoop passes its own)
 
 
 @dataclass(frozen=True)
@@ -246,6 +253,72 @@ async def _conversation_search(
     return json.dumps({"message": f"Showing {len(results)} results:", "results": results}, ensure_ascii=False)
 
 
+# --- archival -----------------------------------------------------------------------------------
+
+
+def _archival(ctx: ToolContext) -> ArchivalMemory:
+    if ctx.archival is None:
+        raise _ToolFailure("Archival memory is not available in this server process.")
+    return ctx.archival
+
+
+async def _archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
+    archival = _archival(ctx)
+    if not isinstance(content, str):
+        raise _ToolFailure("content must be a string: the text to store.")
+    now = utcnow()
+    archive = await archival.own_archive(ctx.q, ctx.agent, now)
+    try:
+        await archival.add(ctx.q, archive.id, [NewPassage(text=content, tags=tags or [])], now)
+    except ArchivalError as e:
+        raise _ToolFailure(str(e)) from e
+    archival.notify()  # the indexer's write waits for this step's transaction to commit
+    ctx.blocks_changed = True  # as in Letta: <memory_metadata> shows the new archival count
+    return "None"  # Letta's tool returns None
+
+
+async def _archival_memory_search(
+    ctx: ToolContext,
+    query: str,
+    tags: list[str] | None = None,
+    tag_match_mode: str = "any",
+    top_k: int | None = None,
+    start_datetime: str | None = None,
+    end_datetime: str | None = None,
+) -> str:
+    archival = _archival(ctx)
+    if tag_match_mode not in ("any", "all"):
+        raise _ToolFailure(f"tag_match_mode must be 'any' or 'all', not {tag_match_mode!r}.")
+    k = max(1, min(int(top_k or ARCHIVAL_SEARCH_DEFAULT_TOP_K), ARCHIVAL_SEARCH_MAX_TOP_K))
+    start = _parse_date(start_datetime, end=False)
+    end = _parse_date(end_datetime, end=True)
+    archive_ids = await ArchivalQueries(ctx.q.conn).archive_ids_for_agent(ctx.agent.id)
+    try:
+        hits = await archival.search(
+            archive_ids,
+            query,
+            tags=tags or [],
+            tag_match_mode="all" if tag_match_mode == "all" else "any",
+            top_k=k,
+            start=start,
+            end=end,
+            q=ctx.q,
+        )
+    except ArchivalError as e:
+        raise _ToolFailure(str(e)) from e
+    results = [
+        {
+            "id": hit.passage.id,
+            "timestamp": hit.passage.created_at.isoformat(timespec="seconds"),
+            "content": hit.passage.text,
+            "tags": hit.passage.tags,
+            "relevance": round(hit.score, 4),
+        }
+        for hit in hits
+    ]
+    return json.dumps(results, ensure_ascii=False)
+
+
 _HANDLERS: dict[str, Handler] = {
     "core_memory_append": _core_memory_append,
     "core_memory_replace": _core_memory_replace,
@@ -254,6 +327,8 @@ _HANDLERS: dict[str, Handler] = {
     "memory_rethink": _memory_rethink,
     "memory_finish_edits": _memory_finish_edits,
     "conversation_search": _conversation_search,
+    "archival_memory_insert": _archival_memory_insert,
+    "archival_memory_search": _archival_memory_search,
 }
 
 BUILTIN_TOOLS: tuple[str, ...] = tuple(_HANDLERS)

@@ -11,10 +11,18 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from letta_mcp import __version__
 from letta_mcp.access import acting_as
 from letta_mcp.config import AuthSettings
-from letta_mcp.server import capabilities, prompts
+from letta_mcp.server import (
+    capabilities,
+    prompts,
+    resources,
+    tools_agents,
+    tools_context,
+    tools_memory,
+    tools_messages,
+    tools_templates,
+)
 from letta_mcp.server.auth import principal_of, sdk_auth
 from letta_mcp.server.live import LiveResources
-from letta_mcp.server import resources, tools_agents, tools_context, tools_memory, tools_messages, tools_templates
 from letta_mcp.service import AgentService
 
 INSTRUCTIONS = """\

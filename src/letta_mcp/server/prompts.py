@@ -15,12 +15,14 @@ from letta_mcp.service import AgentDetails, AgentService
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
-    @mcp.prompt(title="Chat with an agent")
+    @mcp.prompt(
+        title="Chat with an agent",
+        description="Relay this conversation to a stateful agent: each of your messages goes to the agent "
+        "with send_message and its reply comes back; the agent keeps its own memory.",
+    )
     async def chat_with_agent(
         agent_id: Annotated[str, Field(description="The agent to talk to (from list_agents).")],
     ) -> list[UserMessage]:
-        """Relay this conversation to a stateful agent: every user message goes to the agent with
-        send_message and its reply comes back, while the agent keeps its own memory."""
         details = await _details(service, agent_id)
         agent = details.agent
         about = f" ({agent.description})" if agent.description else ""
@@ -34,13 +36,15 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             )
         ]
 
-    @mcp.prompt(title="Ask what an agent remembers")
+    @mcp.prompt(
+        title="Ask what an agent remembers",
+        description="Answer a question from an agent's memory: its memory blocks are included, and its "
+        "whole history can be searched with search_messages.",
+    )
     async def recall(
         agent_id: Annotated[str, Field(description="The agent whose memory to consult.")],
         question: Annotated[str, Field(description="What to find out, e.g. 'What do you know about my projects?'")],
     ) -> list[UserMessage]:
-        """Answer a question from an agent's memory: its memory blocks are included, and its full
-        history can be searched with search_messages."""
         view = await _memory(service, agent_id)
         return [
             UserMessage(

@@ -312,3 +312,15 @@ class ArchivalQueries:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 {"key": key, "value": value},
             )
+
+    async def pending_among(self, target: IndexTarget, passage_ids: list[str]) -> set[str]:
+        """Those of ``passage_ids`` that exist and are not yet in the ``target`` index."""
+        out: set[str] = set()
+        for i in range(0, len(passage_ids), 500):
+            params: dict[str, Any] = {}
+            names = _names("p", passage_ids[i : i + 500], params)
+            async with self._conn.execute(
+                f"SELECT id FROM passages WHERE {_FLAG[target]} = 0 AND id IN ({names})", params
+            ) as cur:
+                out.update(row[0] for row in await cur.fetchall())
+        return out

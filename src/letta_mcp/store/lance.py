@@ -269,9 +269,7 @@ class LanceIndex:
 
         return await anyio.to_thread.run_sync(run)
 
-    async def search_vectors(
-        self, space: str, vector: list[float], where: str, limit: int
-    ) -> list[tuple[str, float]]:
+    async def search_vectors(self, space: str, vector: list[float], where: str, limit: int) -> list[tuple[str, float]]:
         """(passage id, cosine similarity) for the nearest vectors among rows matching ``where``."""
 
         def run() -> list[tuple[str, float]]:
@@ -320,10 +318,10 @@ class LanceIndex:
             if name not in self._table_names():
                 return
             table = self._tables.get(name) or self._db.open_table(name)
-            if not any(i.columns == ["vector"] for i in table.list_indices()):
-                if table.count_rows() >= self._ann_threshold:
-                    log.info("Building the ANN index of %s (%d rows)", name, table.count_rows())
-                    _retrying(lambda: table.create_index(metric="cosine", vector_column_name="vector", replace=False))
+            has_ann = any(i.columns == ["vector"] for i in table.list_indices())
+            if not has_ann and table.count_rows() >= self._ann_threshold:
+                log.info("Building the ANN index of %s (%d rows)", name, table.count_rows())
+                _retrying(lambda: table.create_index(metric="cosine", vector_column_name="vector", replace=False))
             _retrying(lambda: table.optimize(cleanup_older_than=timedelta(minutes=10)))
 
         await anyio.to_thread.run_sync(run)

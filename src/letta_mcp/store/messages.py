@@ -20,14 +20,16 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _message(row: aiosqlite.Row) -> Message:
-    return Message(
+    # Rows were validated when written; skipping validation keeps loading a context window cheap
+    # (this runs for every in-context message on every step).
+    return Message.model_construct(
         id=row["id"],
         agent_id=row["agent_id"],
         seq=row["seq"],
         role=Role(row["role"]),
         content=row["content"],
         reasoning=row["reasoning"],
-        tool_calls=[ToolCall(**tc) for tc in loads(row["tool_calls"], [])],
+        tool_calls=[ToolCall.model_construct(**tc) for tc in loads(row["tool_calls"], [])],
         tool_call_id=row["tool_call_id"],
         tool_name=row["tool_name"],
         run_id=row["run_id"],

@@ -54,7 +54,9 @@ class TemplateQueries:
         except sqlite3.IntegrityError as e:
             raise ConflictError(f"A template named {template.name!r} already exists.") from e
 
-    async def get(self, id_or_name: str, *, owner: str | None = None, prefer_owner: str | None = None) -> Template | None:
+    async def get(
+        self, id_or_name: str, *, owner: str | None = None, prefer_owner: str | None = None
+    ) -> Template | None:
         """The template with this id or name, among ``owner``'s (everyone's if None). Names are unique
         per owner only, so when several owners' match, ``prefer_owner``'s wins, then the oldest."""
         async with self._conn.execute(

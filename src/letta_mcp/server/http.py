@@ -1,0 +1,195 @@
+"""The HTTP transports: one Starlette app, one `AgentService`, every client.
+
+    /mcp        Streamable HTTP, both protocol eras the SDK serves (2026-07-28 and 2025-11-25)
+    /sse        legacy HTTP+SSE (clients POST to /messages/?session_id=…)
+    /healthz    unauthenticated liveness: {"status": "ok", "version": …} once the database reads
+
+Both MCP endpoints come from the same `MCPServer`, so they share tools, auth and the one service
+the process opened at start-up (never inside an MCP lifespan: SSE runs the lifespan once per
+connection). Mounted apps' lifespans never run, so this app's lifespan starts the Streamable HTTP
+session manager itself.
+
+Security, in the order a request meets it: the SDK's bearer middleware (401 without a valid token
+when auth is configured), then each transport's Host/Origin allow-list (421/403, against DNS
+rebinding) and body-size limit (413). The allow-list is always explicit here: the SDK would turn
+the Host check off for a non-loopback bind. Binding a non-loopback address without auth is refused
+(`check_bind`) unless the operator opts out with ``--insecure``.
+
+Imported only for HTTP transports, so stdio start-up never loads uvicorn.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from letta_mcp import __version__
+from letta_mcp.config import HttpSettings, Settings
+from letta_mcp.server.app import create_server
+from letta_mcp.service import AgentService
+
+log = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+SSE_PATH = "/sse"
+SSE_MESSAGE_PATH = "/messages/"
+HEALTH_PATH = "/healthz"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class BindRefusedError(Exception):
+    """The HTTP settings are unsafe to start with; the message says what to change."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse a non-loopback address without auth (unless ``http.insecure``)."""
+    http = settings.http
+    if is_loopback(http.host) or settings.auth.configured or http.insecure:
+        return
+    raise BindRefusedError(
+        f"refusing to listen on {http.host} without authentication: anyone who can reach this address "
+        "could read and drive every agent. Configure auth.tokens (hash a token with `letta-mcp hash-token`) "
+        "or auth.jwt_key_file, or pass --insecure if a proxy in front of letta-mcp authenticates clients."
+    )
+
+
+def transport_security(http: HttpSettings) -> TransportSecuritySettings:
+    """The Host/Origin allow-list: loopback names, the bound address itself, and the configured extras."""
+    names = list(LOOPBACK_NAMES)
+    if not (is_loopback(http.host) or _is_wildcard(http.host)):
+        names.append(f"[{http.host}]" if ":" in http.host else http.host)
+    hosts = [*names, *(f"{n}:*" for n in names), *http.allowed_hosts]
+    origins = [*(f"{scheme}://{n}{port}" for n in names for scheme in ("http", "https") for port in ("", ":*"))]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(dict.fromkeys([*origins, *http.allowed_origins])),
+    )
+
+
+def build_app(service: AgentService, settings: Settings) -> Starlette:
+    """The ASGI app serving ``service`` over Streamable HTTP, SSE and /healthz."""
+    http = settings.http
+    base_url = f"http://{http.host}:{http.port}"
+    mcp = create_server(service, auth=settings.auth if settings.auth.configured else None, base_url=base_url)
+    security = transport_security(http)
+    streamable = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        transport_security=security,
+        host=http.host,
+        max_request_body_size=http.max_request_body_bytes,
+        session_idle_timeout=http.session_idle_timeout_s,
+    )
+    sse = mcp.sse_app(
+        sse_path=SSE_PATH,
+        message_path=SSE_MESSAGE_PATH,
+        transport_security=security,
+        host=http.host,
+        max_request_body_size=http.max_request_body_bytes,
+    )
+
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            await service.check_health()
+        except Exception:
+            log.exception("health check failed")
+            return JSONResponse({"status": "error", "version": __version__, "error": "database"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    # Both SDK apps carry the same auth middleware and (with JWT metadata) the same well-known
+    # route; their MCP routes are disjoint, so they merge into one route table.
+    routes: list[BaseRoute] = [Route(HEALTH_PATH, healthz, methods=["GET"])]
+    seen: set[str] = set()
+    for route in [*streamable.routes, *sse.routes]:
+        path = getattr(route, "path", None)
+        if path not in seen:
+            seen.add(path)
+            routes.append(route)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    return Starlette(routes=routes, middleware=streamable.user_middleware, lifespan=lifespan)
+
+
+def bind(http: HttpSettings) -> socket.socket:
+    """A listening socket for ``http.host``/``http.port`` (port 0 picks a free one)."""
+    host = http.host.strip("[]")
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, http.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_http(service: AgentService, settings: Settings, *, sock: socket.socket | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (or cancellation); ``sock`` defaults to a new one from `bind`."""
+    check_bind(settings)
+    http = settings.http
+    if _is_wildcard(http.host) and not http.allowed_hosts:
+        log.warning(
+            "listening on %s with no http.allowed_hosts: only loopback Host headers are accepted, so clients "
+            "using this machine's name or address get 421; list those names in http.allowed_hosts",
+            http.host,
+        )
+    app = build_app(service, settings)
+    sock = sock or bind(http)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    log.info(
+        "letta-mcp %s serving %s on http://%s:%d (Streamable HTTP at %s, SSE at %s, health at %s, auth %s)",
+        __version__,
+        settings.data_dir,
+        shown,
+        port,
+        MCP_PATH,
+        SSE_PATH,
+        HEALTH_PATH,
+        "on" if settings.auth.configured else "off",
+    )
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # our logging: stderr, our format
+        access_log=settings.log_level == "DEBUG",
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    with sock:
+        await uvicorn.Server(config).serve(sockets=[sock])
