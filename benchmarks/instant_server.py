@@ -12,9 +12,9 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import open_service  # noqa: E402
+from overhead import open_service
 
-from letta_mcp.server import create_server  # noqa: E402
+from letta_mcp.server import create_server
 
 
 async def main(data_dir: Path) -> None:

@@ -43,6 +43,7 @@ from letta_mcp.runtime.archival import (
     SearchMode,
     TagMatch,
 )
+from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.archival import ArchivalQueries, decode_cursor
 
@@ -124,6 +125,8 @@ class ArchivalService:
                 agent = await self._require_agent(q, agent_id)
                 archive = await self.memory.own_archive(q, agent, now)
                 passages = await self.memory.add(q, archive.id, items, now)
+                # As in Letta, an insert recompiles the system message: <memory_metadata> shows the count.
+                await refresh_system_message(q, agent, now)
         except ArchivalError as e:
             raise InvalidRequestError(str(e)) from e
         self.memory.notify()
