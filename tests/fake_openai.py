@@ -15,6 +15,9 @@ built by the helpers below (``text``, ``tool_call``, ``tool_calls``, ``error``, 
 ``empty_choices``) or, in-process only, a callable ``fn(request_body) -> response dict``. When
 the script runs out the server answers HTTP 500 "fake script exhausted", so a test that makes
 more model calls than it scripted fails loudly. ``GET /v1/models`` lists one model.
+``POST /v1/embeddings`` is not scripted: it answers every text with `fake_embedding` (a
+deterministic hashed bag of words, ``dimensions`` long, default 16), records each request body in
+``embedding_requests``, and first answers with the HTTP statuses queued by ``fail_embeddings``.
 
 Standalone use (for end-to-end tests that need the model in another, longer-lived process)::
 
@@ -168,6 +171,19 @@ async def _render(entry: Response, body: dict[str, Any], request: Request) -> JS
     return _fail(f"fake script entry has unknown type {kind!r}: {entry!r}")
 
 
+def fake_embedding(text: str, dim: int = 16) -> list[float]:
+    """A unit vector per text: each lower-cased word adds 1 to the bucket its crc32 picks."""
+    import math
+    import re
+    import zlib
+
+    vector = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()):
+        vector[zlib.crc32(word.encode()) % dim] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
 def _fail(message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "type": "fake_script_error", "code": None}},
                         status_code=500)
@@ -189,6 +205,8 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._script: deque[ScriptEntry] = deque()
         self._requests: list[dict[str, Any]] = []
+        self._embedding_requests: list[dict[str, Any]] = []
+        self._embedding_failures: deque[int] = deque()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -198,6 +216,17 @@ class FakeOpenAI:
         """Every chat completions request body received so far, in order (a snapshot copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        """Every embeddings request body received so far, in order (a snapshot copy)."""
+        with self._lock:
+            return list(self._embedding_requests)
+
+    def fail_embeddings(self, *statuses: int) -> None:
+        """Answer the next embeddings requests with these HTTP error statuses, in order."""
+        with self._lock:
+            self._embedding_failures.extend(statuses)
 
     @property
     def remaining(self) -> int:
@@ -215,6 +244,8 @@ class FakeOpenAI:
         with self._lock:
             self._script.clear()
             self._requests.clear()
+            self._embedding_requests.clear()
+            self._embedding_failures.clear()
 
     def start(self) -> None:
         """Bind the port and serve in a daemon thread; returns once the server accepts requests."""
@@ -227,6 +258,7 @@ class FakeOpenAI:
         app = Starlette(routes=[
             Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
             Route("/v1/models", self._models, methods=["GET"]),
+            Route("/v1/embeddings", self._embeddings, methods=["POST"]),
         ])
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=2)
@@ -282,6 +314,20 @@ class FakeOpenAI:
             except Exception as exc:  # report it to the client instead of a bare 500
                 return _fail(f"fake script callable raised {exc!r}")
         return await _render(entry, body, request)
+
+    async def _embeddings(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        with self._lock:
+            self._embedding_requests.append(body)
+            status = self._embedding_failures.popleft() if self._embedding_failures else None
+        if status is not None:
+            return JSONResponse({"error": {"message": f"fake embeddings failure {status}"}}, status_code=status)
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        dim = int(body.get("dimensions") or 16)
+        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t, dim)} for i, t in enumerate(texts)]
+        tokens = sum(len(t.split()) for t in texts)
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", "fake-embed"),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _models(self, request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [

@@ -132,7 +132,7 @@ def test_readme_opens_with_the_quick_start() -> None:
     assert len(commands) == 2, commands
     serve, tests = commands
     assert serve.startswith("python3 -m venv .venv") and serve.endswith("letta-mcp serve")
-    assert tests.startswith("python3 -m venv .venv") and '".[dev]"' in tests and "pytest" in tests
+    assert tests.startswith("python3 -m venv .venv") and '".[dev,local]"' in tests and "pytest" in tests
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:

@@ -174,6 +174,10 @@ class Settings(BaseModel):
     lance_uri: str | None = Field(
         default=None, description="Where the LanceDB search index lives (None: <data_dir>/lance)."
     )
+    lease_ttl_s: float = Field(
+        default=15.0, ge=1, le=600,
+        description="Seconds after which a silent server process's turns stop blocking its agents.",
+    )
     providers: dict[str, ProviderSettings] = Field(
         default_factory=lambda: {"openai": ProviderSettings()},
         description="OpenAI-compatible endpoints by name.",

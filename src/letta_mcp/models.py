@@ -256,6 +256,11 @@ class Run(_Model):
     usage: Usage = Field(default_factory=Usage)
     step_count: int = 0
     error: str | None = None
+    input: str | None = None  # the accepted message, kept even if the run never starts
+    input_role: Role = Role.user
+    background: bool = False
+    holder: str | None = None  # the process running it
+    cancel_requested: bool = False
     created_at: datetime
     completed_at: datetime | None = None
 

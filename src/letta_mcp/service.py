@@ -42,6 +42,7 @@ from letta_mcp.models import (
     Message,
     Role,
     Run,
+    RunStatus,
     StopReason,
     Template,
     new_id,
@@ -52,6 +53,7 @@ from letta_mcp.runtime.block_edits import READ_ONLY_ERROR, MemoryEditError
 from letta_mcp.runtime.blocks import create_block, save_block
 from letta_mcp.runtime.compaction import CompactionResult
 from letta_mcp.runtime.context import ContextConfig, ContextOverview, overview
+from letta_mcp.runtime.loop import StepCallback
 from letta_mcp.runtime.memory import render_memory
 from letta_mcp.runtime.prompts import (
     DEFAULT_HUMAN,
@@ -63,8 +65,10 @@ from letta_mcp.runtime.system_message import memory_stats, refresh_system_messag
 from letta_mcp.runtime.tool_schemas import tool_schema
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
 from letta_mcp.service_archival import ArchivalService
+from letta_mcp.service_runs import RunDetails, RunService
 from letta_mcp.store import Store
 from letta_mcp.store import errors as store_errors
+from letta_mcp.store.lease import LeaseManager
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,7 @@ class AgentService:
             archival=archival.memory if archival is not None else None,
         )
         self.changes = ChangeFeed()
+        self.runs = RunService(store, self._loop, LeaseManager(store, ttl_s=settings.lease_ttl_s))
 
     def on_change(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener`` after each committed change (see `letta_mcp.changes`); returns unsubscribe."""
@@ -142,20 +147,24 @@ class AgentService:
         """Open the data directory. ``providers`` replaces the configured ones (tests, embedding);
         ``embedder`` replaces the configured archival embedder (tests, benchmarks)."""
         store = await Store.open(settings.data_dir / "letta.db")
-        async with store.write() as q:
-            interrupted = await q.runs.mark_interrupted()
+        async with store.read() as q:
             calibration = Calibration(await q.calibration.load())
-        if interrupted:
-            log.warning("Marked %d run(s) left running by a previous process as interrupted", interrupted)
         registry = ProviderRegistry(providers if providers is not None else build_providers(settings))
         try:
             archival = await ArchivalService.open(store, settings, embedder=embedder)
         except BaseException:
             await store.close()
             raise
-        return cls(store, registry, settings, calibration, archival)
+        service = cls(store, registry, settings, calibration, archival)
+        try:
+            await service.runs.lease.start()  # also marks runs of dead processes as interrupted
+        except BaseException:
+            await service.close()
+            raise
+        return service
 
     async def close(self) -> None:
+        await self.runs.close()
         if self.archival is not None:
             await self.archival.close()
         await self.providers.aclose()
@@ -271,7 +280,7 @@ class AgentService:
             changes["tools"] = list(dict.fromkeys(tools))
         if tags is not None:
             changes["tags"] = sorted(set(tags))
-        async with self.store.agent_lock(agent_id), self.store.write() as q:
+        async with self.runs.lease.hold(agent_id), self.store.write() as q:
             agent = await self._require_agent(q, agent_id)
             updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
             await q.agents.update(updated)
@@ -282,7 +291,7 @@ class AgentService:
 
     async def delete_agent(self, agent_id: str) -> None:
         """Delete the agent, its history and runs; its blocks too unless another agent shares them."""
-        async with self.store.agent_lock(agent_id), self.store.write() as q:
+        async with self.runs.lease.hold(agent_id), self.store.write() as q:
             agent = await self._require_agent(q, agent_id)
             blocks = await q.blocks.for_agent(agent_id)
             await q.agents.delete(agent_id)
@@ -294,9 +303,21 @@ class AgentService:
     # --- conversation ---------------------------------------------------------------------------
 
     async def send_message(
-        self, agent_id: str, message: str, *, role: Role = Role.user, max_steps: int | None = None
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        role: Role = Role.user,
+        max_steps: int | None = None,
+        background: bool = False,
+        on_step: StepCallback | None = None,
     ) -> TurnResult:
-        """Run one turn. The input is stored before the model is called, so it is never lost."""
+        """Run one turn, or (``background``) accept it and return its run at once.
+
+        The message is accepted (committed with its run) before anything else happens, so it is
+        never lost; turns of one agent run one at a time in arrival order. A foreground caller that
+        goes away leaves the run going; its outcome stays readable with `get_run`.
+        """
         if role not in (Role.user, Role.system):
             raise InvalidRequestError("role must be 'user' or 'system'.")
         if not message.strip():
@@ -307,12 +328,19 @@ class AgentService:
             self.providers.resolve(agent.model)
         except LLMConfigurationError as e:
             raise AgentUnavailableError(str(e), run_id="") from e
-        try:
-            async with self.store.agent_lock(agent_id):
-                result = await self._loop.run_turn(agent_id, message, role=role, max_steps=max_steps)
-        finally:
+
+        async def announce() -> None:
             # The input message is committed even when the turn fails, so readers always hear of it.
             await self._emit_turn(agent, details.blocks)
+
+        run = await self.runs.submit(
+            agent, message, role=role, max_steps=max_steps, background=background, on_step=on_step, on_done=announce
+        )
+        if background:
+            return TurnResult(run=run)
+        result = await self.runs.wait(run)
+        if result is None:  # cancelled before it started
+            return TurnResult(run=await self.get_run(run.id))
         if result.run.stop_reason is StopReason.context_window_overflow_in_system_prompt:
             raise AgentUnavailableError(f"{result.run.error} (run {result.run.id})", run_id=result.run.id)
         if result.run.stop_reason is StopReason.llm_api_error:
@@ -323,6 +351,21 @@ class AgentService:
                 run_id=result.run.id,
             )
         return result
+
+    async def get_run_details(self, run_id: str) -> RunDetails:
+        """A run with its steps so far, the messages it added and its reply (once finished)."""
+        return await self.runs.details(await self.get_run(run_id))
+
+    async def list_runs(
+        self, agent_id: str, *, status: RunStatus | None = None, limit: int = 20
+    ) -> list[Run]:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            return await q.runs.for_agent(agent_id, status=status, limit=limit)
+
+    async def cancel_run(self, run_id: str) -> Run:
+        """Stop a run at its next step boundary (or before it starts); finished runs are unchanged."""
+        return await self.runs.cancel(await self.get_run(run_id))
 
     async def list_messages(
         self,
@@ -442,7 +485,7 @@ class AgentService:
     async def compact_context(self, agent_id: str) -> CompactionResult | None:
         """Compact the agent's context now (down to the target); None when nothing can be evicted."""
         agent = (await self.get_agent(agent_id)).agent
-        async with self.store.agent_lock(agent_id):
+        async with self.runs.lease.hold(agent_id):
             result = await self._loop.compact_now(agent)
         if result is not None:
             await self.changes.emit(Change(agent.owner, agent_id, messages=True))

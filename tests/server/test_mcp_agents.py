@@ -22,11 +22,13 @@ from letta_mcp.runtime.prompts import (
     HUMAN_DESCRIPTION,
     PERSONA_DESCRIPTION,
 )
-from letta_mcp.service import AgentService
+from letta_mcp.runtime.tools import BUILTIN_TOOLS
+from letta_mcp.service import DEFAULT_TOOLS, AgentService
 
 pytestmark = pytest.mark.anyio
 
-DEFAULT_TOOLS = [
+# The memory editors and recall search every new agent gets (more defaults may be added).
+MEMORY_TOOLS = [
     "memory_insert",
     "memory_replace",
     "memory_rethink",
@@ -81,7 +83,8 @@ async def test_create_agent_defaults(client: Client, scripted: ScriptedProvider)
     assert re.fullmatch(r"agent-[0-9a-f-]{36}", agent["id"])
     assert re.fullmatch(r"agent-\d{14}", agent["name"])
     assert agent["model"] == "openai/gpt-4o-mini"
-    assert agent["tools"] == DEFAULT_TOOLS
+    assert agent["tools"] == list(DEFAULT_TOOLS)
+    assert [t for t in agent["tools"] if t in MEMORY_TOOLS] == MEMORY_TOOLS
     assert agent["system"] == DEFAULT_SYSTEM_PROMPT
     assert agent["tags"] == []
     assert agent["description"] is None
@@ -98,7 +101,7 @@ async def test_create_agent_defaults(client: Client, scripted: ScriptedProvider)
     ok(await client.call_tool("send_message", {"agent_id": agent["id"], "message": "hi"}))
     [request] = scripted.requests
     assert request.model == "gpt-4o-mini"
-    assert [t.name for t in request.tools] == DEFAULT_TOOLS
+    assert [t.name for t in request.tools] == list(DEFAULT_TOOLS)
     system = request.messages[0]
     assert system.role is Role.system
     assert system.content.startswith(DEFAULT_SYSTEM_PROMPT + "\n\n<memory_blocks>\n")
@@ -197,8 +200,7 @@ CREATE_REFUSALS: list[tuple[dict[str, Any], str]] = [
     ),
     (
         {"tools": ["memory_insert", "web_search"]},
-        "Unknown tool(s): web_search. Available tools: core_memory_append, core_memory_replace, "
-        "memory_replace, memory_insert, memory_rethink, memory_finish_edits, conversation_search.",
+        f"Unknown tool(s): web_search. Available tools: {', '.join(BUILTIN_TOOLS)}.",
     ),
     (
         {"model": "anthropic/claude-3-5-sonnet"},
@@ -347,7 +349,7 @@ async def test_update_agent_rejects_bad_values_without_writing(client: Client, s
     before = await snapshot(service)
     for args, message in [
         ({"model": "anthropic/claude"}, "No provider named 'anthropic' for model 'anthropic/claude'"),
-        ({"tools": ["shell"]}, "Unknown tool(s): shell. Available tools: core_memory_append"),
+        ({"tools": ["shell"]}, f"Unknown tool(s): shell. Available tools: {', '.join(BUILTIN_TOOLS)}."),
         ({"max_steps": 0}, "max_steps\n  Input should be greater than or equal to 1"),
     ]:
         text = err(await client.call_tool("update_agent", {"agent_id": agent["id"], "name": "changed", **args}))

@@ -183,14 +183,3 @@ async def test_duplicate_template_name_conflicts(store: Store) -> None:
     with pytest.raises(ConflictError, match="helper"):
         async with store.write() as q:
             await q.templates.insert(t.model_copy(update={"id": new_id("template")}))
-
-
-async def test_runs_left_running_are_marked_interrupted(store: Store) -> None:
-    agent = _agent()
-    run = Run(id=new_id("run"), agent_id=agent.id, status=RunStatus.running, created_at=utcnow())
-    async with store.write() as q:
-        await q.agents.insert(agent)
-        await q.runs.insert(run)
-        assert await q.runs.mark_interrupted() == 1
-    async with store.read() as q:
-        assert (await q.runs.get(run.id)).status is RunStatus.interrupted

@@ -246,15 +246,18 @@ class ArchivalMemory:
                     self._uri, storage_options=self._storage_options, ann_threshold=self._ann_threshold
                 )
         lance = self._connected
+        first = False
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.write())
             if self._lance is None:  # the write lock serializes the check: one repair per process
                 await self._repair(lance, q)
                 self._lance = lance
-        dropped = await lance.drop_vector_tables(keep=self.space)
-        if dropped:
-            log.info("Dropped vector tables of previous embedders: %s", ", ".join(dropped))
+                first = True
+        if first and self.space is not None:
+            dropped = await lance.drop_vector_tables(keep=self.space)
+            if dropped:
+                log.info("Dropped vector tables of previous embedders: %s", ", ".join(dropped))
         return lance
 
     # --- writes ---------------------------------------------------------------------------------
@@ -322,10 +325,10 @@ class ArchivalMemory:
         Runs in ``q`` (the caller's write transaction) or its own: the SQLite write lock is what
         serializes index writes, within this process and across processes.
         """
+        lance = await self._index(q)  # first: opening may import lancedb, never under our write lock
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.write())
-            lance = await self._index(q)
             aq = ArchivalQueries(q.conn)
             rows = await aq.pending("fts", archive_ids, limit)
             if rows:

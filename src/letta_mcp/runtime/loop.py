@@ -17,6 +17,8 @@ when needed, compacted (`runtime.compaction`).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from letta_mcp.llm.errors import ContextWindowExceededError, LLMError
@@ -45,6 +47,10 @@ from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
 from letta_mcp.store import Store
 
+log = logging.getLogger(__name__)
+
+StepCallback = Callable[[int, int], Awaitable[None]]
+
 # A model that keeps producing unusable tool calls is not going to recover; stop before max_steps.
 MAX_CONSECUTIVE_INVALID_CALLS = 3
 
@@ -59,7 +65,7 @@ class TurnResult:
 
 
 class AgentLoop:
-    """Runs turns. The caller holds the agent's lock (`Store.agent_lock`) for the whole turn."""
+    """Runs turns. The caller holds the agent's turn lease (`store.lease`) for the whole turn."""
 
     def __init__(
         self,
@@ -80,22 +86,25 @@ class AgentLoop:
         self._compactor = Compactor(providers, summarizer_model=self.context.summarizer_model)
 
     async def run_turn(
-        self, agent_id: str, content: str, *, role: Role = Role.user, max_steps: int | None = None
+        self, run: Run, *, max_steps: int | None = None, on_step: StepCallback | None = None
     ) -> TurnResult:
+        """Run an accepted run (status ``created``, its input in ``run.input``) to its stop reason.
+
+        ``on_step(step_index, max_steps)`` is awaited after each committed step (progress reports).
+        """
         now = utcnow()
         async with self._store.write() as q:
-            agent = await q.agents.get(agent_id)
+            agent = await q.agents.get(run.agent_id)
             if agent is None:
-                raise LookupError(agent_id)
-            run = Run(id=new_id("run"), agent_id=agent_id, status=RunStatus.running, created_at=now)
-            await q.runs.insert(run)
-            seq = await q.messages.next_seq(agent_id)
+                raise LookupError(run.agent_id)
+            run.status = RunStatus.running
+            await q.runs.update(run)
             incoming = Message(
                 id=new_id("message"),
-                agent_id=agent_id,
-                seq=seq,
-                role=role,
-                content=content,
+                agent_id=agent.id,
+                seq=await q.messages.next_seq(agent.id),
+                role=run.input_role,
+                content=run.input,
                 run_id=run.id,
                 created_at=now,
             )
@@ -105,6 +114,9 @@ class AgentLoop:
         limit = max_steps or agent.max_steps
         invalid_streak = 0
         for index in range(limit):
+            if index and await self._cancel_requested(run.id):
+                await self._finish(run, StopReason.cancelled)
+                break
             stop, invalid = await self._step(agent, result, index, last_step=index == limit - 1)
             invalid_streak = invalid_streak + 1 if invalid else 0
             if stop is None and invalid_streak >= MAX_CONSECUTIVE_INVALID_CALLS:
@@ -114,9 +126,18 @@ class AgentLoop:
                     "malformed arguments); the turn was stopped."
                 )
                 await self._finish(result.run, stop)
+            if on_step is not None:
+                try:
+                    await on_step(index + 1, limit)
+                except Exception:  # progress is best-effort: a gone client must not fail the run
+                    log.debug("progress callback failed", exc_info=True)
             if stop is not None:
                 break
         return result
+
+    async def _cancel_requested(self, run_id: str) -> bool:
+        async with self._store.read() as q:
+            return await q.runs.cancel_requested(run_id)
 
     async def _step(
         self, agent: Agent, result: TurnResult, index: int, *, last_step: bool

@@ -16,9 +16,11 @@ from letta_mcp.server import (
     prompts,
     resources,
     tools_agents,
+    tools_archival,
     tools_context,
     tools_memory,
     tools_messages,
+    tools_runs,
     tools_templates,
 )
 from letta_mcp.server.auth import principal_of, sdk_auth
@@ -62,7 +64,11 @@ def create_server(
         subscriptions=live.bus,
         middleware=[act_as_caller],
     )
-    for module in (tools_agents, tools_messages, tools_memory, tools_context, tools_templates, resources):
+    modules = (
+        tools_agents, tools_messages, tools_runs, tools_memory, tools_archival, tools_context, tools_templates,
+        resources,
+    )
+    for module in modules:
         module.register(mcp, service)
     prompts.register(mcp, service)
     capabilities.install(mcp, service, live)

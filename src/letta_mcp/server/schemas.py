@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from letta_mcp.models import Agent, Block, Message, Role, Run, Template
 from letta_mcp.service import AgentDetails
+from letta_mcp.service_runs import RunDetails
 
 AgentId = Annotated[str, Field(description="The agent's id, e.g. 'agent-5f0c…' (from create_agent or list_agents).")]
 Label = Annotated[
@@ -209,8 +210,11 @@ class UsageOut(BaseModel):
 class SendMessageResult(BaseModel):
     agent_id: str
     run_id: str
+    status: str = Field(description="created (queued), running, completed, failed, cancelled or interrupted.")
     reply: str | None = Field(description="The agent's final answer to show the user (null if it gave none).")
-    stop_reason: str = Field(description="Why the turn ended: end_turn, max_steps, invalid_tool_call, …")
+    stop_reason: str | None = Field(
+        description="Why the turn ended: end_turn, max_steps, invalid_tool_call, cancelled, … (null until it ends)."
+    )
     messages: list[LettaMessage] = Field(
         description="Everything this turn added, in order: the input, the "
         "agent's reasoning, tool calls, tool returns and the reply."
@@ -222,8 +226,9 @@ class SendMessageResult(BaseModel):
         return cls(
             agent_id=run.agent_id,
             run_id=run.id,
+            status=run.status.value,
             reply=reply,
-            stop_reason=run.stop_reason.value if run.stop_reason else run.status.value,
+            stop_reason=run.stop_reason.value if run.stop_reason else None,
             messages=expand_all(messages),
             usage=UsageOut(**run.usage.model_dump(), step_count=run.step_count),
         )
@@ -280,3 +285,54 @@ class TemplateOut(BaseModel):
 
 class TemplateList(BaseModel):
     templates: list[TemplateOut]
+
+
+class StepOut(BaseModel):
+    index: int
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None
+    error: str | None
+
+
+class RunOut(SendMessageResult):
+    """A run as `get_run` reports it: the send_message result so far, plus its steps."""
+
+    input: str | None = Field(description="The accepted message.")
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    steps: list[StepOut]
+
+    @classmethod
+    def of_details(cls, details: RunDetails) -> RunOut:
+        run = details.run
+        base = SendMessageResult.of(run, details.messages, details.reply)
+        return cls(
+            **base.model_dump(), input=run.input, error=run.error, created_at=run.created_at,
+            completed_at=run.completed_at,
+            steps=[StepOut(index=s.index, model=s.model, prompt_tokens=s.usage.prompt_tokens,
+                           completion_tokens=s.usage.completion_tokens, finish_reason=s.finish_reason,
+                           error=s.error) for s in details.steps],
+        )
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    agent_id: str
+    status: str
+    stop_reason: str | None
+    background: bool
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, run: Run) -> RunSummary:
+        return cls(run_id=run.id, agent_id=run.agent_id, status=run.status.value,
+                   stop_reason=run.stop_reason.value if run.stop_reason else None, background=run.background,
+                   created_at=run.created_at, completed_at=run.completed_at)
+
+
+class RunList(BaseModel):
+    runs: list[RunSummary]

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Literal
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import BeforeValidator, Field
 
@@ -48,14 +49,29 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             Field(description="'user' for a message from the user; 'system' for a notice from the application."),
         ] = "user",
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="Cap on LLM calls for this turn.")] = None,
+        background: Annotated[
+            bool,
+            Field(description="Return at once with run_id (status 'created') and let the agent work on; "
+                  "poll get_run for the reply."),
+        ] = False,
+        ctx: Context | None = None,
     ) -> SendMessageResult:
         """Send a new message to an agent and get its reply.
 
         Send only the new message: the agent keeps its whole conversation and memory itself. It may
         think, edit its memory and search its history before answering; `messages` shows those steps
-        and `reply` is the answer to show the user.
+        and `reply` is the answer to show the user. Messages to one agent are handled one at a time,
+        in order. If you hang up, the agent still finishes; get_run(run_id) shows the outcome.
         """
-        result = await service.send_message(agent_id, message, role=Role(role), max_steps=max_steps)
+
+        async def progress(step: int, max_steps: int) -> None:
+            if ctx is not None:
+                await ctx.report_progress(step, max_steps, message=f"step {step} done")
+
+        result = await service.send_message(
+            agent_id, message, role=Role(role), max_steps=max_steps, background=background,
+            on_step=None if background else progress,
+        )
         return SendMessageResult.of(result.run, result.messages, result.reply)
 
     @mcp.tool(annotations=ToolAnnotations(title="List messages", readOnlyHint=True))

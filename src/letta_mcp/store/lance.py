@@ -189,7 +189,7 @@ class LanceIndex:
                 if name.startswith(_VEC_PREFIX) and name != keep_name:
                     with self._lock:
                         self._tables.pop(name, None)
-                        self._db.drop_table(name)
+                        self._db.drop_table(name, ignore_missing=True)  # another process may be first
                     dropped.append(name)
             return dropped
 
@@ -202,7 +202,7 @@ class LanceIndex:
             with self._lock:
                 for name in self._table_names():
                     if name == TEXT_TABLE or name.startswith(_VEC_PREFIX):
-                        self._db.drop_table(name)
+                        self._db.drop_table(name, ignore_missing=True)
                 self._tables.clear()
             self._text_table()
 

@@ -112,6 +112,13 @@ class MessageQueries:
         ) as cur:
             return [_message(row) for row in await cur.fetchall()]
 
+    async def for_run(self, run_id: str) -> list[Message]:
+        """Messages a run added, in order (the run index keeps this cheap)."""
+        async with self._conn.execute(
+            "SELECT * FROM messages WHERE run_id = :run_id ORDER BY seq", {"run_id": run_id}
+        ) as cur:
+            return [_message(row) for row in await cur.fetchall()]
+
     async def counts(self, agent_id: str) -> tuple[int, int]:
         """(messages in history, messages in context), both index-bounded."""
         total = await self.next_seq(agent_id)

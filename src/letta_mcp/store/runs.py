@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from letta_mcp.models import Run, RunStatus, Step, StopReason, Usage
+from letta_mcp.models import Role, Run, RunStatus, Step, StopReason, Usage, utcnow
 from letta_mcp.store.codec import from_ts, ts
 
 
@@ -21,6 +21,11 @@ def _run(row: aiosqlite.Row) -> Run:
         ),
         step_count=row["step_count"],
         error=row["error"],
+        input=row["input"],
+        input_role=Role(row["input_role"] or "user"),
+        background=bool(row["background"]),
+        holder=row["holder"],
+        cancel_requested=bool(row["cancel_requested"]),
         created_at=from_ts(row["created_at"]),
         completed_at=from_ts(row["completed_at"]),
     )
@@ -55,6 +60,10 @@ def _run_params(run: Run) -> dict[str, object]:
         "total_tokens": run.usage.total_tokens,
         "step_count": run.step_count,
         "error": run.error,
+        "input": run.input,
+        "input_role": run.input_role.value,
+        "background": int(run.background),
+        "holder": run.holder,
         "created_at": ts(run.created_at),
         "completed_at": ts(run.completed_at) if run.completed_at else None,
     }
@@ -67,9 +76,9 @@ class RunQueries:
     async def insert(self, run: Run) -> None:
         await self._conn.execute(
             "INSERT INTO runs (id, agent_id, status, stop_reason, prompt_tokens, completion_tokens,"
-            " total_tokens, step_count, error, created_at, completed_at) VALUES (:id, :agent_id, :status,"
-            " :stop_reason, :prompt_tokens, :completion_tokens, :total_tokens, :step_count, :error,"
-            " :created_at, :completed_at)",
+            " total_tokens, step_count, error, input, input_role, background, holder, created_at, completed_at)"
+            " VALUES (:id, :agent_id, :status, :stop_reason, :prompt_tokens, :completion_tokens, :total_tokens,"
+            " :step_count, :error, :input, :input_role, :background, :holder, :created_at, :completed_at)",
             _run_params(run),
         )
 
@@ -77,7 +86,8 @@ class RunQueries:
         await self._conn.execute(
             "UPDATE runs SET status = :status, stop_reason = :stop_reason, prompt_tokens = :prompt_tokens,"
             " completion_tokens = :completion_tokens, total_tokens = :total_tokens,"
-            " step_count = :step_count, error = :error, completed_at = :completed_at WHERE id = :id",
+            " step_count = :step_count, error = :error, holder = :holder, completed_at = :completed_at"
+            " WHERE id = :id",
             _run_params(run),
         )
 
@@ -86,10 +96,12 @@ class RunQueries:
             row = await cur.fetchone()
         return _run(row) if row else None
 
-    async def for_agent(self, agent_id: str, *, limit: int = 20) -> list[Run]:
+    async def for_agent(self, agent_id: str, *, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
+        """The agent's runs, newest first, optionally only those with ``status``."""
+        where = "agent_id = :agent_id" + (" AND status = :status" if status else "")
         async with self._conn.execute(
-            "SELECT * FROM runs WHERE agent_id = :agent_id ORDER BY created_at DESC LIMIT :limit",
-            {"agent_id": agent_id, "limit": limit},
+            f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC LIMIT :limit",
+            {"agent_id": agent_id, "status": status.value if status else None, "limit": limit},
         ) as cur:
             return [_run(row) for row in await cur.fetchall()]
 
@@ -119,10 +131,26 @@ class RunQueries:
         ) as cur:
             return [_step(row) for row in await cur.fetchall()]
 
-    async def mark_interrupted(self) -> int:
-        """Runs left ``running`` by a process that died; returns how many were marked."""
+    async def request_cancel(self, run_id: str) -> None:
+        await self._conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = :id", {"id": run_id})
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        async with self._conn.execute("SELECT cancel_requested FROM runs WHERE id = :id", {"id": run_id}) as cur:
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
+    async def mark_interrupted(self, holders: list[str]) -> int:
+        """Runs left ``created``/``running`` by the given (dead) processes; returns how many were marked.
+
+        Runs with no holder predate leases; runs whose process left no row at all are orphans too.
+        """
+        params = {f"h{i}": h for i, h in enumerate(holders)}
+        names = ", ".join(f":{k}" for k in params) or "NULL"
         cur = await self._conn.execute(
-            "UPDATE runs SET status = 'interrupted', error = 'The server stopped while this run was in"
-            " progress.' WHERE status IN ('created', 'running')"
+            "UPDATE runs SET status = 'interrupted', error = 'The server process running this run stopped"
+            " before it finished; the accepted message is kept (see input).', completed_at = :now"
+            f" WHERE status IN ('created', 'running') AND (holder IS NULL OR holder IN ({names})"
+            " OR holder NOT IN (SELECT holder FROM processes))",
+            {**params, "now": ts(utcnow())},
         )
         return cur.rowcount

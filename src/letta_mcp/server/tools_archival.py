@@ -1,0 +1,164 @@
+"""MCP tools for archival memory: store passages for an agent, search, list and delete them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from letta_mcp.models import Passage, PassageHit
+from letta_mcp.server.errors import tool_errors
+from letta_mcp.server.schemas import AgentId, Deleted
+from letta_mcp.service import AgentService
+
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+Tags = Annotated[list[Tag] | None, Field(max_length=50, description='Tags, e.g. ["work", "sarah"].')]
+TagMatch = Annotated[
+    Literal["any", "all"], Field(description="'any': passages with at least one of the tags; 'all': with every tag.")
+]
+PassageId = Annotated[str, Field(description="A passage id, e.g. 'passage-5f0c…' (from archival_insert/search/list).")]
+DateBound = datetime | date | None
+
+
+class PassageOut(BaseModel):
+    id: str
+    timestamp: datetime = Field(description="When the passage was stored (UTC).")
+    content: str
+    tags: list[str]
+    archive_id: str
+
+    @classmethod
+    def of(cls, p: Passage) -> PassageOut:
+        return cls(id=p.id, timestamp=p.created_at, content=p.text, tags=p.tags, archive_id=p.archive_id)
+
+
+class PassageHitOut(PassageOut):
+    score: float = Field(description="Higher is better: fused rank score (hybrid), BM25 (full-text) or cosine.")
+    fts_rank: int | None = Field(description="Rank among full-text matches (1 = best); null if not among them.")
+    vector_rank: int | None = Field(description="Rank among vector matches (1 = best); null if not among them.")
+
+    @classmethod
+    def of_hit(cls, hit: PassageHit) -> PassageHitOut:
+        return cls(
+            **PassageOut.of(hit.passage).model_dump(),
+            score=hit.score,
+            fts_rank=hit.fts_rank,
+            vector_rank=hit.vector_rank,
+        )
+
+
+class InsertResult(BaseModel):
+    passage_ids: list[str] = Field(description="One id per passage; long text is split into several passages.")
+    archive_id: str
+
+
+class ArchivalSearchResults(BaseModel):
+    results: list[PassageHitOut]
+
+
+class PassagePageOut(BaseModel):
+    passages: list[PassageOut]
+    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null when this is the last.")
+
+
+def register(mcp: MCPServer, service: AgentService) -> None:
+    archival = service.archival
+    if archival is None:
+        return
+
+    @mcp.tool(annotations=ToolAnnotations(title="Insert into archival memory", destructiveHint=False))
+    @tool_errors
+    async def archival_insert(
+        agent_id: AgentId,
+        text: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=1_000_000,
+                description="The text to store. Long text (a document, notes) is split into passages.",
+            ),
+        ],
+        tags: Tags = None,
+    ) -> InsertResult:
+        """Store text in an agent's archival memory, its unlimited long-term store, where the agent
+        finds it with archival_memory_search. Use it to give an agent knowledge (documents, facts,
+        notes); a long text is split into several passages, returned in order."""
+        passages = await archival.insert(agent_id, text, tags=tags)
+        return InsertResult(passage_ids=[p.id for p in passages], archive_id=passages[0].archive_id)
+
+    @mcp.tool(annotations=ToolAnnotations(title="Search archival memory", readOnlyHint=True))
+    @tool_errors
+    async def archival_search(
+        agent_id: AgentId,
+        query: Annotated[
+            str, Field(min_length=1, max_length=10_000, description="Words, a question or a description.")
+        ],
+        tags: Tags = None,
+        tag_match_mode: TagMatch = "any",
+        top_k: Annotated[int, Field(ge=1, le=100, description="How many results.")] = 10,
+        start_date: Annotated[DateBound, Field(description="Stored on or after, e.g. '2024-05-01'.")] = None,
+        end_date: Annotated[DateBound, Field(description="Stored on or before (a date includes that day).")] = None,
+        mode: Annotated[
+            Literal["auto", "fts", "vector", "hybrid"],
+            Field(
+                description="'auto' (default): full-text + vectors when an embedder is configured, else "
+                "full-text; 'fts', 'vector' or 'hybrid' force one."
+            ),
+        ] = "auto",
+    ) -> ArchivalSearchResults:
+        """Search an agent's archival memory (its own passages and archives shared with it), best
+        match first, with optional tag and date filters."""
+        hits = await archival.search(
+            agent_id,
+            query,
+            tags=tags,
+            tag_match_mode=tag_match_mode,
+            top_k=top_k,
+            start=_bound(start_date, end=False),
+            end=_bound(end_date, end=True),
+            mode=mode,
+        )
+        return ArchivalSearchResults(results=[PassageHitOut.of_hit(h) for h in hits])
+
+    @mcp.tool(annotations=ToolAnnotations(title="Delete archival passage", destructiveHint=True, idempotentHint=True))
+    @tool_errors
+    async def archival_delete(agent_id: AgentId, passage_id: PassageId) -> Deleted:
+        """Delete one passage from an agent's archival memory (for good: it is not versioned)."""
+        passage = await archival.delete(agent_id, passage_id)
+        return Deleted(id=passage.id)
+
+    @mcp.tool(annotations=ToolAnnotations(title="List archival passages", readOnlyHint=True))
+    @tool_errors
+    async def archival_list(
+        agent_id: AgentId,
+        limit: Annotated[int, Field(ge=1, le=200, description="Passages per page.")] = 20,
+        cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
+        order: Annotated[Literal["desc", "asc"], Field(description="'desc': newest first.")] = "desc",
+        tags: Tags = None,
+        tag_match_mode: TagMatch = "any",
+        start_date: Annotated[DateBound, Field(description="Stored on or after, e.g. '2024-05-01'.")] = None,
+        end_date: Annotated[DateBound, Field(description="Stored on or before (a date includes that day).")] = None,
+    ) -> PassagePageOut:
+        """Page through an agent's archival memory by the time passages were stored."""
+        page = await archival.list(
+            agent_id,
+            tags=tags,
+            tag_match_mode=tag_match_mode,
+            start=_bound(start_date, end=False),
+            end=_bound(end_date, end=True),
+            limit=limit,
+            cursor=cursor,
+            newest_first=order == "desc",
+        )
+        return PassagePageOut(passages=[PassageOut.of(p) for p in page.passages], next_cursor=page.next_cursor)
+
+
+def _bound(value: DateBound, *, end: bool) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.max if end else time.min)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

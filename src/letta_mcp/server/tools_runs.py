@@ -1,0 +1,52 @@
+"""MCP tools and resource for runs: poll, list and cancel turns (background ones especially)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server import MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from letta_mcp.models import RunStatus
+from letta_mcp.server.errors import resource_errors, tool_errors
+from letta_mcp.server.schemas import AgentId, RunList, RunOut, RunSummary
+from letta_mcp.service import AgentService
+
+RunId = Annotated[str, Field(description="A run id, e.g. 'run-…' (from send_message or list_runs).")]
+
+
+def register(mcp: MCPServer, service: AgentService) -> None:
+    @mcp.tool(annotations=ToolAnnotations(title="Get run", readOnlyHint=True))
+    @tool_errors
+    async def get_run(run_id: RunId) -> RunOut:
+        """Check on a run (one send_message): its status, the steps so far, the messages it added and,
+        once it has finished, the agent's reply. Use it to poll a background send_message."""
+        return RunOut.of_details(await service.get_run_details(run_id))
+
+    @mcp.tool(annotations=ToolAnnotations(title="List runs", readOnlyHint=True))
+    @tool_errors
+    async def list_runs(
+        agent_id: AgentId,
+        status: Annotated[
+            Literal["created", "running", "completed", "failed", "cancelled", "interrupted"] | None,
+            Field(description="Only runs with this status (e.g. 'running')."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> RunList:
+        """List an agent's runs, newest first."""
+        runs = await service.list_runs(agent_id, status=RunStatus(status) if status else None, limit=limit)
+        return RunList(runs=[RunSummary.of(r) for r in runs])
+
+    @mcp.tool(annotations=ToolAnnotations(title="Cancel run", destructiveHint=False, idempotentHint=True))
+    @tool_errors
+    async def cancel_run(run_id: RunId) -> RunSummary:
+        """Stop a run: it ends at its next step boundary with stop_reason 'cancelled' (or never starts
+        if it is still queued). Finished steps stay; a finished run is left as it is."""
+        return RunSummary.of(await service.cancel_run(run_id))
+
+    @mcp.resource("letta://runs/{run_id}", name="run", mime_type="application/json",
+                  description="One run: status, steps, messages and reply.")
+    @resource_errors
+    async def run(run_id: str) -> str:
+        return RunOut.of_details(await service.get_run_details(run_id)).model_dump_json()

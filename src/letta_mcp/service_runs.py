@@ -1,0 +1,141 @@
+"""Runs: accepting messages, executing turns one at a time per agent, background work, cancellation.
+
+A message is *accepted* when its run row (holding the input) and its turn ticket are committed;
+from then on it is never lost. Every turn executes in a task owned by this service, not by the
+caller: a foreground caller awaits the task, a background caller gets the run id at once, and
+either way the run survives the client disconnecting. Turns of one agent wait for their ticket
+(`LeaseManager`), so they run strictly one after another, in arrival order, across every process
+sharing the data directory; different agents run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from letta_mcp.errors import NotFoundError
+from letta_mcp.models import Agent, Message, Role, Run, RunStatus, Step, StopReason, new_id, utcnow
+from letta_mcp.runtime import AgentLoop, TurnResult
+from letta_mcp.runtime.loop import StepCallback
+from letta_mcp.store import Store
+from letta_mcp.store.lease import LeaseManager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    run: Run
+    steps: list[Step]
+    messages: list[Message]  # what the run added to the history so far, in order
+    reply: str | None
+
+
+class RunService:
+    def __init__(self, store: Store, loop: AgentLoop, lease: LeaseManager) -> None:
+        self._store = store
+        self._loop = loop
+        self.lease = lease
+        self._tasks: dict[str, asyncio.Task[TurnResult | None]] = {}
+
+    async def submit(
+        self,
+        agent: Agent,
+        message: str,
+        *,
+        role: Role,
+        max_steps: int | None,
+        background: bool,
+        on_step: StepCallback | None = None,
+        on_done: Callable[[], Awaitable[None]] | None = None,
+    ) -> Run:
+        """Accept a message: commit the run and its turn ticket, then execute it in its own task."""
+        run = Run(
+            id=new_id("run"), agent_id=agent.id, status=RunStatus.created, input=message, input_role=role,
+            background=background, holder=self.lease.holder, created_at=utcnow(),
+        )
+        async with self._store.write() as q:
+            await q.runs.insert(run)
+        ticket = await self.lease.enqueue(agent.id)
+        task = asyncio.get_running_loop().create_task(
+            self._execute(run, ticket, max_steps, on_step, on_done), name=f"letta-mcp-run-{run.id}"
+        )
+        self._tasks[run.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+        return run
+
+    async def wait(self, run: Run) -> TurnResult | None:
+        """The finished turn (None if it was cancelled before it started). Cancelling the waiter
+        (a client hanging up) leaves the run going."""
+        task = self._tasks.get(run.id)
+        if task is None:
+            raise NotFoundError(f"Run {run.id} is not executing in this process.")
+        return await asyncio.shield(task)
+
+    async def _execute(
+        self,
+        run: Run,
+        ticket: int,
+        max_steps: int | None,
+        on_step: StepCallback | None,
+        on_done: Callable[[], Awaitable[None]] | None,
+    ) -> TurnResult | None:
+        try:
+            return await self._run_when_due(run, ticket, max_steps, on_step)
+        finally:
+            if on_done is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(on_done())
+
+    async def _run_when_due(
+        self, run: Run, ticket: int, max_steps: int | None, on_step: StepCallback | None
+    ) -> TurnResult | None:
+        async with self.lease.hold(run.agent_id, ticket):
+            try:
+                async with self._store.read() as q:
+                    if await q.runs.cancel_requested(run.id):
+                        await self._close(run, StopReason.cancelled, "Cancelled before it started.")
+                        return None
+                return await self._loop.run_turn(run, max_steps=max_steps, on_step=on_step)
+            except asyncio.CancelledError:
+                raise  # the process is shutting down: the next start marks the run interrupted
+            except Exception as e:
+                log.exception("Run %s failed unexpectedly", run.id)
+                await asyncio.shield(self._close(run, StopReason.error, f"Internal error: {type(e).__name__}: {e}"))
+                raise
+
+    async def _close(self, run: Run, stop: StopReason, error: str | None) -> None:
+        run.stop_reason, run.status, run.error, run.completed_at = stop, stop.run_status, error, utcnow()
+        async with self._store.write() as q:
+            await q.runs.update(run)
+
+    async def cancel(self, run: Run) -> Run:
+        """Ask the run to stop at its next step boundary (from any process sharing the data dir)."""
+        if run.status in (RunStatus.created, RunStatus.running):
+            async with self._store.write() as q:
+                await q.runs.request_cancel(run.id)
+                run = await q.runs.get(run.id) or run
+        return run
+
+    async def details(self, run: Run) -> RunDetails:
+        async with self._store.read() as q:
+            steps = await q.runs.steps(run.id)
+            messages = await q.messages.for_run(run.id)
+        reply = None
+        if run.stop_reason is not None and messages and messages[-1].role is Role.assistant:
+            last = messages[-1]
+            reply = last.content if not last.tool_calls else None
+        return RunDetails(run=run, steps=steps, messages=messages, reply=reply)
+
+    async def close(self) -> None:
+        """Stop executing (shutdown): unfinished runs are marked interrupted, tickets released."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        async with self._store.write() as q:
+            await q.runs.mark_interrupted([self.lease.holder])
+        await self.lease.stop()

@@ -1,0 +1,113 @@
+"""Per-agent turn leases across "processes" (separate Store connections and holders on one file)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from letta_mcp.models import Agent, Run, RunStatus, new_id, utcnow
+from letta_mcp.store import Store
+from letta_mcp.store.lease import LeaseManager
+
+pytestmark = pytest.mark.anyio
+
+
+async def _two_processes(path: Path, ttl: float = 5.0) -> tuple[LeaseManager, LeaseManager]:
+    a = LeaseManager(await Store.open(path), ttl_s=ttl, holder="host-a:1:a")
+    b = LeaseManager(await Store.open(path), ttl_s=ttl, holder="host-b:2:b")
+    await a.start()
+    await b.start()
+    return a, b
+
+
+async def _close(*managers: LeaseManager) -> None:
+    for m in managers:
+        await m.stop()
+        await m.store.close()
+
+
+async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db")
+    order: list[str] = []
+    running = 0
+    try:
+        tickets = []
+        for i in range(8):  # arrival order alternates between the two processes
+            manager = (a, b)[i % 2]
+            tickets.append((manager, await manager.enqueue("agent-1"), f"turn{i}"))
+
+        async def turn(manager: LeaseManager, ticket: int, name: str) -> None:
+            nonlocal running
+            async with manager.hold("agent-1", ticket):
+                running += 1
+                assert running == 1, "two turns of one agent overlapped"
+                await anyio.sleep(0.01)
+                order.append(name)
+                running -= 1
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for manager, ticket, name in reversed(tickets):  # start order must not matter
+                    tg.start_soon(turn, manager, ticket, name)
+        assert order == [f"turn{i}" for i in range(8)]
+    finally:
+        await _close(a, b)
+
+
+async def test_other_agents_are_not_blocked(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db")
+    try:
+        with anyio.fail_after(5):
+            async with a.hold("agent-1"), b.hold("agent-2"):
+                pass
+    finally:
+        await _close(a, b)
+
+
+async def test_a_silent_process_stops_blocking_after_the_ttl(tmp_path: Path) -> None:
+    path = tmp_path / "letta.db"
+    a, b = await _two_processes(path, ttl=1.0)
+    try:
+        stuck = await a.enqueue("agent-1")
+        assert stuck
+        # Process a "hangs": its heartbeat row goes stale (we age it instead of waiting).
+        async with a.store.write() as q:
+            await q.conn.execute("UPDATE processes SET heartbeat_at = :t WHERE holder = :h",
+                                 {"t": time.time() - 60, "h": a.holder})
+        with anyio.fail_after(5):
+            async with b.hold("agent-1"):
+                pass
+    finally:
+        await _close(a, b)
+
+
+async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(tmp_path: Path) -> None:
+    path = tmp_path / "letta.db"
+    store = await Store.open(path)
+    now = utcnow()
+    agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
+    dead = Run(id=new_id("run"), agent_id=agent.id, status=RunStatus.running, holder="gone:999999:x", created_at=now)
+    live = LeaseManager(store, ttl_s=30)
+    await live.start()
+    mine = Run(id=new_id("run"), agent_id=agent.id, status=RunStatus.running, holder=live.holder, created_at=now)
+    try:
+        async with store.write() as q:
+            await q.agents.insert(agent)
+            await q.runs.insert(dead)
+            await q.runs.insert(mine)
+            # The dead process ran on this host with a pid that no longer exists.
+            await q.conn.execute(
+                "INSERT INTO processes (holder, pid, host, started_at, heartbeat_at) VALUES"
+                " ('gone:999999:x', 999999, (SELECT host FROM processes WHERE holder = :h), 'x', :now)",
+                {"h": live.holder, "now": time.time()},
+            )
+        assert await live.sweep() == 1
+        async with store.read() as q:
+            assert (await q.runs.get(dead.id)).status is RunStatus.interrupted
+            assert (await q.runs.get(mine.id)).status is RunStatus.running
+    finally:
+        await live.stop()
+        await store.close()
