@@ -101,6 +101,13 @@ def delay(seconds: float, then: Response | None = None) -> Response:
     return {"type": "delay", "seconds": seconds, "then": then}
 
 
+def remember(*, label: str = "human", delay: float = 0.0, sticky: bool = True) -> Response:
+    """Append each new user message to block ``label`` with a tool call, then reply ``ok: <message>``.
+
+    Sticky by default: one entry serves every request, so any number of turns can run."""
+    return {"type": "remember", "label": label, "delay": delay, "sticky": sticky}
+
+
 def empty_choices() -> Response:
     """A 200 completion with ``"choices": []``, which a provider must reject as invalid."""
     return {"type": "empty_choices"}
@@ -168,6 +175,18 @@ async def _render(entry: Response, body: dict[str, Any], request: Request) -> JS
                 break
             await anyio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
         return await _render(entry.get("then") or text("delayed answer"), body, request)
+    if kind == "remember":
+        # A tiny deterministic agent: on a new user message, append it to a memory block; after
+        # the tool result, reply quoting it. Lets many turns run from one sticky entry.
+        messages = body.get("messages", [])
+        last = messages[-1] if messages else {}
+        user = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+        if entry.get("delay"):
+            await anyio.sleep(entry["delay"])
+        if last.get("role") == "user":
+            call = {"name": "core_memory_append", "arguments": {"label": entry.get("label", "human"), "content": user}}
+            return await _render({"type": "tool_call", "calls": [call]}, body, request)
+        return await _render(text(f"ok: {user}"), body, request)
     return _fail(f"fake script entry has unknown type {kind!r}: {entry!r}")
 
 
@@ -305,7 +324,10 @@ class FakeOpenAI:
             if self._log_path is not None:
                 with self._log_path.open("a", encoding="utf-8") as log:
                     log.write(json.dumps(body) + "\n")
-            entry = self._script.popleft() if self._script else None
+            entry = self._script[0] if self._script else None
+            # A "sticky" entry answers every later request too (for scripts of unknown length).
+            if entry is not None and not (isinstance(entry, dict) and entry.get("sticky")):
+                self._script.popleft()
         if entry is None:
             return _fail(f"fake script exhausted: no response left for request #{len(self.requests)}")
         if callable(entry):

@@ -72,6 +72,20 @@ async def test_readme_tool_table_matches_the_server(client: Client) -> None:
     assert named == registered
 
 
+def test_readme_lists_the_agents_own_tools() -> None:
+    """The default and optional built-in agent tools, as the README lists them, match the code."""
+    from letta_mcp.runtime.tools import BUILTIN_TOOLS
+    from letta_mcp.service import DEFAULT_TOOLS
+
+    def listed(prefix: str) -> set[str]:
+        item = re.search(rf"^- {prefix}(.*?)[;.]\n(?!  )", README, flags=re.MULTILINE | re.DOTALL)
+        assert item, f"README.md has no '- {prefix}' list item"
+        return set(re.findall(r"`([a-z_]+)`", item.group(1).split(":", 1)[1]))
+
+    assert listed("by default") == set(DEFAULT_TOOLS)
+    assert listed("on request") == set(BUILTIN_TOOLS) - set(DEFAULT_TOOLS)
+
+
 # --- settings -------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@
                     [--host HOST] [--port PORT] [--insecure] [--log-level LEVEL]
     letta-mcp config [--data-dir DIR] [--config FILE]     print the effective settings (keys hidden)
     letta-mcp hash-token < token.txt                      print the digest to put in auth.tokens
+    letta-mcp reindex [--data-dir DIR] [--config FILE]    rebuild the archival search index from SQLite
     letta-mcp --version
 
 Logs go to stderr: on the stdio transport, stdout carries the protocol.
@@ -60,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: openssl rand -hex 32 | tee alice.token | letta-mcp hash-token, then in the config file: "
         '[auth.tokens] "<digest>" = "alice"',
     )
+    reindex = commands.add_parser(
+        "reindex",
+        help="Rebuild the archival search index (LanceDB: full-text, and vectors with an embedder) from "
+        "SQLite, with a progress bar on stderr. Servers on the same data directory may keep running.",
+        epilog="Example: letta-mcp reindex --data-dir ~/agents",
+    )
+    common(reindex)
     return parser
 
 
@@ -85,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(settings.model_dump_json(indent=2))
         return 0
     import anyio
+
+    if args.command == "reindex":
+        return anyio.run(_reindex, settings)
 
     try:
         anyio.run(_serve, settings, args.transport)
@@ -119,6 +130,7 @@ def _hash_token() -> int:
 async def _serve(settings: Settings, transport: str = "stdio") -> None:
     import sqlite3
 
+    from letta_mcp.embed.errors import EmbedError
     from letta_mcp.server import create_server
     from letta_mcp.service import AgentService
     from letta_mcp.store import StoreError
@@ -138,6 +150,8 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
             f"cannot open the data directory {settings.data_dir}: {e} "
             "(choose another with --data-dir or LETTA_MCP_DATA_DIR)"
         ) from e
+    except EmbedError as e:
+        raise _StartupError(f"cannot set up the archival embedder: {e}") from e
     try:
         if transport == "stdio":
             log.info("letta-mcp %s serving %s over stdio", __version__, settings.data_dir)
@@ -151,3 +165,34 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
                 raise _StartupError(f"cannot listen on {settings.http.host}:{settings.http.port}: {e}") from e
     finally:
         await service.close()
+
+
+async def _reindex(settings: Settings) -> int:
+    """Rebuild the archival index; a progress bar on stderr (stdout stays free for scripts)."""
+    from letta_mcp.embed.errors import EmbedError
+    from letta_mcp.service_archival import ArchivalService
+    from letta_mcp.store import Store
+
+    store = await Store.open(settings.data_dir / "letta.db")
+    try:
+        archival = await ArchivalService.open(store, settings)
+        try:
+            count = await archival.reindex(_progress_bar)
+        finally:
+            await archival.close()
+    except EmbedError as e:
+        print(f"\nletta-mcp: the embedder failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(f"Reindexed {count} archival passage{'' if count == 1 else 's'} in {settings.data_dir}", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    percent = 100 * done // total if total else 100
+    end = "\n" if done >= total else ""
+    print(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {percent:3d}% {done}/{total}", end=end, file=sys.stderr)
+    sys.stderr.flush()

@@ -466,8 +466,8 @@ class ArchivalMemory:
         tag_list = _check_tags(tags) if tags else []
         if not archive_ids:
             return []
+        lance = await self._index(q)  # first: opening checks for drift and may mark rows to re-index
         await self._flush_text(archive_ids, q)
-        lance = await self._index(q)
         where = build_filter(archive_ids, tags=tag_list, match_all_tags=tag_match_mode == "all", start=start, end=end)
         pool = min(max(top_k * 3, 30), 300)
         lists: list[list[tuple[str, float]]] = []

@@ -26,6 +26,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
@@ -158,8 +159,15 @@ def bind(http: HttpSettings) -> socket.socket:
     return sock
 
 
-async def serve_http(service: AgentService, settings: Settings, *, sock: socket.socket | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (or cancellation); ``sock`` defaults to a new one from `bind`."""
+async def serve_http(
+    service: AgentService,
+    settings: Settings,
+    *,
+    sock: socket.socket | None = None,
+    stop: anyio.Event | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM or ``stop`` is set, then shut down gracefully (open streams get
+    a few seconds). ``sock`` defaults to a new one from `bind`."""
     check_bind(settings)
     http = settings.http
     if _is_wildcard(http.host) and not http.allowed_hosts:
@@ -191,5 +199,15 @@ async def serve_http(service: AgentService, settings: Settings, *, sock: socket.
         server_header=False,
         timeout_graceful_shutdown=5,
     )
+    server = uvicorn.Server(config)
+
+    async def stop_when_asked(event: anyio.Event) -> None:
+        await event.wait()
+        server.should_exit = True
+
     with sock:
-        await uvicorn.Server(config).serve(sockets=[sock])
+        async with anyio.create_task_group() as tasks:
+            if stop is not None:
+                tasks.start_soon(stop_when_asked, stop)
+            await server.serve(sockets=[sock])
+            tasks.cancel_scope.cancel()

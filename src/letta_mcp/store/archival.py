@@ -44,22 +44,23 @@ def _passage(row: aiosqlite.Row) -> Passage:
     )
 
 
-def encode_cursor(passage: Passage) -> str:
-    """An opaque paging cursor: the (created_at, id) of the last passage of a page."""
-    raw = json.dumps([ts(passage.created_at), passage.id], separators=(",", ":"))
+def encode_cursor(created_at: str, rowid: int) -> str:
+    """An opaque paging cursor: the (created_at, rowid) of the last passage of a page. The rowid
+    orders passages stored at the same moment (the chunks of one text) in insertion order."""
+    raw = json.dumps([created_at, rowid], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[str, str]:
+def decode_cursor(cursor: str) -> tuple[str, int]:
     """Raises ``ValueError`` for anything `encode_cursor` did not produce."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, passage_id = json.loads(raw)
+        created_at, rowid = json.loads(raw)
     except (ValueError, TypeError) as e:
         raise ValueError(f"not a cursor: {cursor!r}") from e
-    if not isinstance(created_at, str) or not isinstance(passage_id, str):
+    if not isinstance(created_at, str) or not isinstance(rowid, int):
         raise ValueError(f"not a cursor: {cursor!r}")
-    return created_at, passage_id
+    return created_at, rowid
 
 
 def _names(prefix: str, values: list[str], params: dict[str, Any]) -> str:
@@ -225,10 +226,10 @@ class ArchivalQueries:
         start: datetime | None,
         end: datetime | None,
         limit: int,
-        after: tuple[str, str] | None,
+        after: tuple[str, int] | None,
         newest_first: bool,
     ) -> tuple[list[Passage], str | None]:
-        """One page ordered by (created_at, id), and the cursor of the next page (None at the end)."""
+        """One page ordered by (created_at, insertion), and the cursor of the next page (None at the end)."""
         if not archive_ids:
             return [], None
         params: dict[str, Any] = {"limit": limit + 1}
@@ -245,17 +246,19 @@ class ArchivalQueries:
             where.append("p.created_at <= :end")
             params["end"] = ts(end)
         if after is not None:
-            where.append(f"(p.created_at, p.id) {'<' if newest_first else '>'} (:after_ts, :after_id)")
-            params["after_ts"], params["after_id"] = after
+            where.append(f"(p.created_at, p.rowid) {'<' if newest_first else '>'} (:after_ts, :after_rowid)")
+            params["after_ts"], params["after_rowid"] = after
         order = "DESC" if newest_first else "ASC"
         sql = (
-            f"SELECT p.* FROM passages p WHERE {' AND '.join(where)}"
-            f" ORDER BY p.created_at {order}, p.id {order} LIMIT :limit"
+            f"SELECT p.*, p.rowid AS row_number FROM passages p WHERE {' AND '.join(where)}"
+            f" ORDER BY p.created_at {order}, p.rowid {order} LIMIT :limit"
         )
         async with self._conn.execute(sql, params) as cur:
-            passages = [_passage(row) for row in await cur.fetchall()]
-        if len(passages) > limit:
-            return passages[:limit], encode_cursor(passages[limit - 1])
+            rows = await cur.fetchall()
+        passages = [_passage(row) for row in rows[:limit]]
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            return passages, encode_cursor(last["created_at"], last["row_number"])
         return passages, None
 
     # --- index bookkeeping ------------------------------------------------------------------------

@@ -50,7 +50,8 @@ STATEMENTS: tuple[str, ...] = (
         vec_indexed INTEGER NOT NULL DEFAULT 0
     )
     """,
-    "CREATE INDEX passages_archive ON passages(archive_id, created_at, id)",
+    # (archive_id, created_at) + the implicit rowid: listing order, with chunks in insertion order
+    "CREATE INDEX passages_archive ON passages(archive_id, created_at)",
     "CREATE INDEX passages_fts_pending ON passages(archive_id) WHERE fts_indexed = 0",
     "CREATE INDEX passages_vec_pending ON passages(archive_id) WHERE vec_indexed = 0",
     """

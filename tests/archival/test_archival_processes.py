@@ -1,0 +1,80 @@
+"""Two server processes writing archival memory in one data directory lose nothing and duplicate nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from letta_mcp.config import Settings
+from letta_mcp.llm.scripted import ScriptedProvider
+from letta_mcp.service import AgentService
+from letta_mcp.store.lance import LanceIndex
+
+pytestmark = pytest.mark.anyio
+
+PER_PROCESS = 20
+
+WRITER = """
+import json, sys, anyio
+from letta_mcp.config import load_settings
+from letta_mcp.llm.scripted import ScriptedProvider
+from letta_mcp.service import AgentService
+
+async def main(data_dir, agent_id, name, count):
+    settings = load_settings(overrides={"data_dir": data_dir}, environ={})
+    service = await AgentService.open(settings, providers={"openai": ScriptedProvider()})
+    ids = []
+    try:
+        for i in range(count):
+            (p,) = await service.archival.insert(agent_id, f"note {i} from writer {name} zq{name}x{i}", tags=[name])
+            ids.append(p.id)
+            if i % 10 == 5:  # searching indexes pending rows: index writes from both processes interleave
+                await service.archival.search(agent_id, f"zq{name}x{i}")
+        await service.archival.wait_indexed()
+    finally:
+        await service.close()
+    print(json.dumps(ids))
+
+anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+"""
+
+
+async def test_two_processes_inserting_at_once_lose_nothing(settings: Settings) -> None:
+    service = await AgentService.open(settings, providers={"openai": ScriptedProvider()})
+    agent = (await service.create_agent(name="shared")).agent.id
+    await service.close()
+
+    args = [str(settings.data_dir), agent]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, *args, name, str(PER_PROCESS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    written: list[str] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        written += json.loads(out.strip().splitlines()[-1])
+    assert len(written) == 2 * PER_PROCESS
+
+    service = await AgentService.open(settings, providers={"openai": ScriptedProvider()})
+    try:
+        assert service.archival is not None
+        assert await service.archival.count(agent) == 2 * PER_PROCESS
+        for name in ("a", "b"):
+            for i in (0, PER_PROCESS // 2, PER_PROCESS - 1):
+                hits = await service.archival.search(agent, f"zq{name}x{i}", top_k=1)
+                assert hits and hits[0].passage.text.endswith(f"zq{name}x{i}")
+        index = await LanceIndex.open(str(Path(settings.data_dir) / "lance"))
+        indexed = await index.ids()
+        assert sorted(indexed) == sorted(written)  # every passage indexed exactly once
+    finally:
+        await service.close()

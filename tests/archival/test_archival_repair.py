@@ -1,0 +1,116 @@
+"""SQLite and LanceDB never drift for long: what a crash or a lost write leaves behind is repaired."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from letta_mcp.config import Settings
+from letta_mcp.llm.scripted import ScriptedProvider
+from letta_mcp.models import NewPassage, utcnow
+from letta_mcp.service import AgentService
+from letta_mcp.store.lance import LanceIndex
+
+pytestmark = pytest.mark.anyio
+
+
+async def open_service(settings: Settings) -> AgentService:
+    return await AgentService.open(settings, providers={"openai": ScriptedProvider()})
+
+
+def lance_uri(settings: Settings) -> str:
+    return str(Path(settings.data_dir) / "lance")
+
+
+async def test_a_passage_committed_but_never_indexed_is_found_after_restart(settings: Settings) -> None:
+    service = await open_service(settings)
+    agent = await service.create_agent(name="a")
+    assert service.archival is not None
+    memory = service.archival.memory
+    # The process dies right after the SQLite commit, before any index write (no notify, no flush).
+    async with service.store.write() as q:
+        archive = await memory.own_archive(q, agent.agent, utcnow())
+        (passage,) = await memory.add(q, archive.id, [NewPassage(text="the spare key is under the blue pot")], utcnow())
+    await service.close()
+    assert await (await LanceIndex.open(lance_uri(settings))).count() == 0
+
+    service = await open_service(settings)
+    try:
+        assert service.archival is not None
+        hits = await service.archival.search(agent.agent.id, "where is the spare key")
+        assert [h.passage.id for h in hits] == [passage.id]
+        assert (await service.archival.status()).fts_pending == 0
+    finally:
+        await service.close()
+
+
+async def test_an_index_write_lost_after_commit_is_redone_on_restart(settings: Settings) -> None:
+    service = await open_service(settings)
+    assert service.archival is not None
+    agent = (await service.create_agent(name="a")).agent.id
+    (lost,) = await service.archival.insert(agent, "the boiler was serviced in March")
+    (kept,) = await service.archival.insert(agent, "the boiler pressure should be 1.5 bar")
+    await service.archival.wait_indexed()
+    await service.close()
+    index = await LanceIndex.open(lance_uri(settings))
+    await index.delete(passage_ids=[lost.id])  # SQLite says indexed, LanceDB lost it
+    assert await index.count() == 1
+
+    service = await open_service(settings)
+    try:
+        assert service.archival is not None
+        hits = await service.archival.search(agent, "boiler serviced March")
+        assert hits[0].passage.id == lost.id
+        assert {h.passage.id for h in hits} == {lost.id, kept.id}
+        assert await index.count() == 2
+    finally:
+        await service.close()
+
+
+async def test_index_rows_without_a_passage_are_removed_on_restart(settings: Settings) -> None:
+    service = await open_service(settings)
+    assert service.archival is not None
+    agent = (await service.create_agent(name="a")).agent.id
+    (ghost,) = await service.archival.insert(agent, "a passage deleted while the index write failed")
+    await service.archival.insert(agent, "a passage that stays")
+    await service.archival.wait_indexed()
+    await service.close()
+    with sqlite3.connect(Path(settings.data_dir) / "letta.db") as db:  # the delete committed, LanceDB's did not
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM passages WHERE id = ?", (ghost.id,))
+    index = await LanceIndex.open(lance_uri(settings))
+    assert await index.count() == 2
+
+    service = await open_service(settings)
+    try:
+        assert service.archival is not None
+        hits = await service.archival.search(agent, "passage deleted index")
+        assert ghost.id not in {h.passage.id for h in hits}
+        assert sorted(await index.ids()) == sorted(p.id for p in (await service.archival.list(agent)).passages)
+    finally:
+        await service.close()
+
+
+async def test_reindex_rebuilds_a_lost_index_from_sqlite_with_progress(settings: Settings) -> None:
+    service = await open_service(settings)
+    assert service.archival is not None
+    agent = (await service.create_agent(name="a")).agent.id
+    passages = await service.archival.insert_many(agent, [NewPassage(text=f"fact number {i}") for i in range(5)])
+    await service.archival.wait_indexed()
+    await service.close()
+    shutil.rmtree(lance_uri(settings))
+
+    service = await open_service(settings)
+    try:
+        assert service.archival is not None
+        progress: list[tuple[int, int]] = []
+        assert await service.archival.reindex(lambda done, total: progress.append((done, total))) == 5
+        assert progress[0] == (0, 5) and progress[-1] == (5, 5)
+        hits = await service.archival.search(agent, "fact number", top_k=10)
+        assert {h.passage.id for h in hits} == {p.id for p in passages}
+        assert await (await LanceIndex.open(lance_uri(settings))).count() == 5
+    finally:
+        await service.close()

@@ -1,0 +1,131 @@
+"""Several real server processes on one data directory: ordering, no lost edits, crash recovery."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from fake_openai import FakeOpenAI, delay, remember, text
+from mcp import Client, StdioServerParameters
+
+pytestmark = pytest.mark.anyio
+
+
+def _params(data_dir: Path, base_url: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "letta_mcp", "serve", "--data-dir", str(data_dir), "--log-level", "WARNING"],
+        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": base_url, "LETTA_MCP_LEASE_TTL_S": "5"},
+    )
+
+
+@contextlib.asynccontextmanager
+async def _clients(data_dir: Path, base_url: str, n: int) -> AsyncIterator[list[Client]]:
+    async with contextlib.AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(Client(_params(data_dir, base_url))) for _ in range(n)]
+
+
+async def test_three_processes_sixty_concurrent_messages_to_one_agent(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(remember(label="log"))
+    data_dir = tmp_path / "data"
+    with anyio.fail_after(240):
+        async with _clients(data_dir, fake_openai.base_url, 3) as clients:
+            created = await clients[0].call_tool(
+                "create_agent",
+                {"name": "shared", "blocks": [{"label": "log", "value": "", "limit": 20_000}]},
+            )
+            agent_id = created.structured_content["id"]
+            replies: list[str] = []
+
+            async def send(client: Client, text_: str) -> None:
+                result = await client.call_tool("send_message", {"agent_id": agent_id, "message": text_})
+                assert not result.is_error, result.content
+                replies.append(result.structured_content["reply"])
+
+            async with anyio.create_task_group() as tg:
+                for i in range(60):
+                    tg.start_soon(send, clients[i % 3], f"note-{i:02d} from process {i % 3}")
+
+            assert sorted(replies) == sorted(f"ok: note-{i:02d} from process {i % 3}" for i in range(60))
+            history = await _all_messages(clients[1], agent_id)
+            block = await clients[2].read_resource(f"letta://agents/{agent_id}/blocks/log")
+
+    users = [m for m in history if m["message_type"] == "user_message"]
+    answers = [m for m in history if m["message_type"] == "assistant_message"]
+    assert len(users) == 60 and len(answers) == 60
+    # Turns never interleave: each run's messages are contiguous and complete.
+    runs = [m["run_id"] for m in history if m["message_type"] != "system_message"]
+    for run_id in set(runs):
+        first, last = runs.index(run_id), len(runs) - 1 - runs[::-1].index(run_id)
+        assert runs[first : last + 1] == [run_id] * (last - first + 1)
+    for user in users:
+        turn = [m for m in history if m["run_id"] == user["run_id"]]
+        assert [m["message_type"] for m in turn] == [
+            "user_message", "tool_call_message", "tool_return_message", "assistant_message"]
+        assert turn[-1]["content"] == f"ok: {user['content']}"
+    # No block edit was lost: all 60 appends are in the block.
+    lines = block.contents[0].text.splitlines()
+    assert sorted(lines) == sorted(f"note-{i:02d} from process {i % 3}" for i in range(60))
+
+
+async def _all_messages(client: Client, agent_id: str) -> list[dict]:
+    messages: list[dict] = []
+    cursor = -1
+    while cursor is not None:
+        page = await client.call_tool(
+            "list_messages", {"agent_id": agent_id, "limit": 200, "order": "asc", "after": cursor}
+        )
+        messages += page.structured_content["messages"]
+        cursor = page.structured_content["next_cursor"]
+    return messages
+
+
+def _server_pid(data_dir: Path) -> int:
+    with contextlib.closing(sqlite3.connect(data_dir / "letta.db")) as db:
+        rows = db.execute("SELECT pid FROM processes").fetchall()
+    assert len(rows) == 1, rows
+    return int(rows[0][0])
+
+
+async def test_kill_9_mid_run_then_restart(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    data_dir = tmp_path / "data"
+    fake_openai.script(delay(60, then=text("too late")))
+    with anyio.fail_after(90):
+        with contextlib.suppress(Exception):  # the connection dies with the server
+            async with Client(_params(data_dir, fake_openai.base_url)) as client:
+                created = await client.call_tool("create_agent", {"name": "crashy"})
+                agent_id = created.structured_content["id"]
+                sent = await client.call_tool(
+                    "send_message", {"agent_id": agent_id, "message": "remember the red door", "background": True}
+                )
+                run_id = sent.structured_content["run_id"]
+                assert sent.structured_content["status"] == "created"
+                while not fake_openai.requests:  # the model call is in flight
+                    await anyio.sleep(0.05)
+                os.kill(_server_pid(data_dir), signal.SIGKILL)
+                await anyio.sleep(0.5)
+
+        with contextlib.closing(sqlite3.connect(data_dir / "letta.db")) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+        fake_openai.reset()
+        fake_openai.script(text("I remember: the red door."))
+        async with Client(_params(data_dir, fake_openai.base_url)) as client:
+            run = await client.call_tool("get_run", {"run_id": run_id})
+            assert run.structured_content["status"] == "interrupted"
+            assert run.structured_content["input"] == "remember the red door"
+            history = await client.call_tool("list_messages", {"agent_id": agent_id, "order": "asc"})
+            contents = [m["content"] for m in history.structured_content["messages"]]
+            assert "remember the red door" in contents
+            answer = await client.call_tool("send_message", {"agent_id": agent_id, "message": "what do you recall?"})
+            assert not answer.is_error, answer.content
+            assert answer.structured_content["reply"] == "I remember: the red door."
