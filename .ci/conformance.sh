@@ -95,11 +95,11 @@ echo "== conformance suite $CONFORMANCE (server mode, active suite)"
 sed -n '/=== SUMMARY ===/,$p' "$WORK/conformance.txt"
 conformance_rc=0
 "$PY" - "$WORK/conformance" "$REQUIRED_GENERIC" "$REQUIRED_OPTIONAL" <<'EOF' || conformance_rc=$?
-import json, pathlib, sys
+import json, pathlib, re, sys
 out, generic, optional = pathlib.Path(sys.argv[1]), sys.argv[2].split(), sys.argv[3].split()
 results = {}
 for checks in out.glob("server-*/checks.json"):
-    name = checks.parent.name.removeprefix("server-").rsplit("-", 5)[0]  # strip the ISO timestamp
+    name = re.sub(r"^server-(.*)-\d{4}-\d\d-\d\dT.*$", r"\1", checks.parent.name)  # drop the timestamp
     statuses = [c.get("status") for c in json.loads(checks.read_text(encoding="utf-8"))]
     results[name] = (statuses.count("SUCCESS"), statuses.count("FAILURE"))
 def passed(name):
@@ -156,4 +156,5 @@ if [[ $conformance_rc -ne 0 || $inspector_failures -ne 0 ]]; then
     echo "== conformance FAILED (required scenarios exit $conformance_rc, $inspector_failures Inspector call(s) failed)" >&2
     exit 1
 fi
+rm -rf "$WORK"
 echo "== conformance OK"

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -144,7 +143,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         },
         "errors": len(errors),
         "error_samples": errors[:5],
-        "db_check": "ok" if not problems else problems,
+        "db_check": problems or "ok",
         "machine": {
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),

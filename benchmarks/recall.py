@@ -77,7 +77,9 @@ async def store_conversation(service: AgentService, conv: Conversation, *, date:
     return details.agent.id
 
 
-async def evaluate(service: AgentService, agent_id: str, conv: Conversation, mode: str) -> tuple[list[Scored], list[float]]:
+async def evaluate(
+    service: AgentService, agent_id: str, conv: Conversation, mode: str
+) -> tuple[list[Scored], list[float]]:
     scored, latencies = [], []
     for question in conv.questions:
         started = time.perf_counter()
@@ -101,7 +103,9 @@ async def run(conversations: list[Conversation], args: argparse.Namespace) -> di
 
 async def _run(service: AgentService, conversations: list[Conversation], args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    agents = [await store_conversation(service, c, date=not args.no_date, caption=not args.no_caption) for c in conversations]
+    agents = [
+        await store_conversation(service, c, date=not args.no_date, caption=not args.no_caption) for c in conversations
+    ]
     inserted = time.perf_counter()
     await service.archival.wait_indexed()  # full-text index and, with an embedder, every vector
     indexed = time.perf_counter()

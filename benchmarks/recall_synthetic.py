@@ -43,7 +43,9 @@ def generate(*, conversations: int = 3, sessions: int = 6, turns_per_session: in
 def _conversation(rng: random.Random, index: int, sessions: int, per_session: int) -> dict[str, Any]:
     a, b = rng.sample(NAMES, 2)
     start = datetime(2023, 1, 1) + timedelta(days=rng.randrange(300))
-    dates = [start + timedelta(days=9 * s, hours=rng.randrange(9, 20), minutes=rng.randrange(60)) for s in range(sessions)]
+    dates = [
+        start + timedelta(days=9 * s, hours=rng.randrange(9, 20), minutes=rng.randrange(60)) for s in range(sessions)
+    ]
     turns: list[list[dict[str, Any]]] = [[] for _ in range(sessions)]
     qa: list[dict[str, Any]] = []
     for s in range(sessions):

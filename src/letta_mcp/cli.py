@@ -135,22 +135,30 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
     from letta_mcp.service import AgentService
     from letta_mcp.store import StoreError
 
+    sock = None
     if transport != "stdio":
-        # Checked before opening anything, so a refused start leaves no trace.
-        from letta_mcp.server.http import BindRefusedError, check_bind
+        # Checked and bound before opening anything, so a refused start leaves no trace.
+        from letta_mcp.server.http import BindRefusedError, bind, check_bind
 
         try:
             check_bind(settings)
+            sock = bind(settings.http)
         except BindRefusedError as e:
             raise _StartupError(str(e)) from e
+        except OSError as e:
+            raise _StartupError(f"cannot listen on {settings.http.host}:{settings.http.port}: {e}") from e
     try:
         service = await AgentService.open(settings)
     except (OSError, sqlite3.Error, StoreError) as e:
+        if sock is not None:
+            sock.close()
         raise _StartupError(
             f"cannot open the data directory {settings.data_dir}: {e} "
             "(choose another with --data-dir or LETTA_MCP_DATA_DIR)"
         ) from e
     except EmbedError as e:
+        if sock is not None:
+            sock.close()
         raise _StartupError(f"cannot set up the archival embedder: {e}") from e
     try:
         if transport == "stdio":
@@ -159,10 +167,7 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
         else:
             from letta_mcp.server.http import serve_http
 
-            try:
-                await serve_http(service, settings)
-            except OSError as e:
-                raise _StartupError(f"cannot listen on {settings.http.host}:{settings.http.port}: {e}") from e
+            await serve_http(service, settings, sock=sock)
     finally:
         await service.close()
 

@@ -11,8 +11,9 @@ from archival_embedders import BagOfWords, Unreachable
 from letta_mcp.config import Settings
 from letta_mcp.errors import InvalidRequestError, ServiceError
 from letta_mcp.llm.scripted import ScriptedProvider
+from letta_mcp.models import Passage, utcnow
 from letta_mcp.service import AgentService
-from letta_mcp.store.lance import LanceIndex, vector_table_name
+from letta_mcp.store.lance import LanceIndex, build_filter, vector_table_name
 
 pytestmark = pytest.mark.anyio
 
@@ -136,3 +137,20 @@ async def test_vector_modes_need_an_embedder(service: AgentService) -> None:
         with pytest.raises(InvalidRequestError, match="needs an embedder"):
             await service.archival.search(agent, "dog", mode=mode)  # type: ignore[arg-type]
     assert len(await service.archival.search(agent, "dog", mode="fts")) == 1
+
+
+async def test_an_ann_index_is_built_past_the_threshold(tmp_path: Path) -> None:
+    index = await LanceIndex.open(str(tmp_path / "lance"), ann_threshold=300)
+    embedder = BagOfWords(dim=16)
+    passages = [
+        Passage(id=f"p{i}", archive_id="a", text=f"note {i} topic{i % 37}", created_at=utcnow()) for i in range(320)
+    ]
+    await index.upsert_vectors("test:16", passages, [embedder.vector(p.text) for p in passages])
+    assert not await index.has_ann_index("test:16")
+
+    await index.maintain(space="test:16")
+
+    assert await index.has_ann_index("test:16")
+    hits = await index.search_vectors("test:16", embedder.vector("note 5 topic5"), build_filter(["a"]), 3)
+    assert hits[0][0] == "p5"
+    assert await index.search_vectors("test:16", embedder.vector("note 5"), build_filter(["other"]), 3) == []

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from letta_mcp.config import Settings
@@ -48,21 +49,20 @@ async def test_two_processes_inserting_at_once_lose_nothing(settings: Settings) 
     agent = (await service.create_agent(name="shared")).agent.id
     await service.close()
 
-    args = [str(settings.data_dir), agent]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, *args, name, str(PER_PROCESS)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    ]
+    results: dict[str, subprocess.CompletedProcess[bytes]] = {}
+
+    async def write(name: str) -> None:
+        command = [sys.executable, "-c", WRITER, str(settings.data_dir), agent, name, str(PER_PROCESS)]
+        results[name] = await anyio.run_process(command, check=False)
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as tg:
+            for name in ("a", "b"):
+                tg.start_soon(write, name)
     written: list[str] = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-3000:]
-        written += json.loads(out.strip().splitlines()[-1])
+    for result in results.values():
+        assert result.returncode == 0, result.stderr.decode()[-3000:]
+        written += json.loads(result.stdout.decode().strip().splitlines()[-1])
     assert len(written) == 2 * PER_PROCESS
 
     service = await AgentService.open(settings, providers={"openai": ScriptedProvider()})

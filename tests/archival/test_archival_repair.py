@@ -6,15 +6,15 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
+from letta_mcp.cli import main
 from letta_mcp.config import Settings
 from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.models import NewPassage, utcnow
 from letta_mcp.service import AgentService
 from letta_mcp.store.lance import LanceIndex
-
-pytestmark = pytest.mark.anyio
 
 
 async def open_service(settings: Settings) -> AgentService:
@@ -25,6 +25,7 @@ def lance_uri(settings: Settings) -> str:
     return str(Path(settings.data_dir) / "lance")
 
 
+@pytest.mark.anyio
 async def test_a_passage_committed_but_never_indexed_is_found_after_restart(settings: Settings) -> None:
     service = await open_service(settings)
     agent = await service.create_agent(name="a")
@@ -47,6 +48,7 @@ async def test_a_passage_committed_but_never_indexed_is_found_after_restart(sett
         await service.close()
 
 
+@pytest.mark.anyio
 async def test_an_index_write_lost_after_commit_is_redone_on_restart(settings: Settings) -> None:
     service = await open_service(settings)
     assert service.archival is not None
@@ -70,6 +72,7 @@ async def test_an_index_write_lost_after_commit_is_redone_on_restart(settings: S
         await service.close()
 
 
+@pytest.mark.anyio
 async def test_index_rows_without_a_passage_are_removed_on_restart(settings: Settings) -> None:
     service = await open_service(settings)
     assert service.archival is not None
@@ -94,6 +97,7 @@ async def test_index_rows_without_a_passage_are_removed_on_restart(settings: Set
         await service.close()
 
 
+@pytest.mark.anyio
 async def test_reindex_rebuilds_a_lost_index_from_sqlite_with_progress(settings: Settings) -> None:
     service = await open_service(settings)
     assert service.archival is not None
@@ -114,3 +118,24 @@ async def test_reindex_rebuilds_a_lost_index_from_sqlite_with_progress(settings:
         assert await (await LanceIndex.open(lance_uri(settings))).count() == 5
     finally:
         await service.close()
+
+
+def test_reindex_command_shows_progress_on_stderr(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    async def fill() -> str:
+        service = await open_service(settings)
+        assert service.archival is not None
+        agent = (await service.create_agent(name="a")).agent.id
+        await service.archival.insert_many(agent, [NewPassage(text=f"line {i}") for i in range(3)])
+        await service.close()
+        return agent
+
+    agent = anyio.run(fill)
+    assert main(["reindex", "--data-dir", str(settings.data_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "100% 3/3" in captured.err and "Reindexed 3 archival passages" in captured.err
+    assert captured.out == ""
+
+    async def count() -> int:
+        return await (await LanceIndex.open(lance_uri(settings))).count()
+
+    assert anyio.run(count) == 3 and agent

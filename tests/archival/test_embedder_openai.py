@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fake_openai import FakeOpenAI, fake_embedding
 
+from fake_openai import FakeOpenAI, fake_embedding
 from letta_mcp.config import Settings, load_settings
 from letta_mcp.embed.errors import EmbedderUnavailableError, EmbedError
 from letta_mcp.embed.openai import OpenAIEmbedder
@@ -45,7 +45,7 @@ async def test_a_rejected_request_says_what_to_check(fake_openai: FakeOpenAI) ->
     fake_openai.fail_embeddings(401)
     client = embedder(fake_openai, max_retries=0)
     try:
-        with pytest.raises(EmbedError, match="HTTP 401.*API key"):
+        with pytest.raises(EmbedError, match=r"HTTP 401.*API key"):
             await client.embed(["alpha"])
     finally:
         await client.aclose()

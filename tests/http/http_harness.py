@@ -23,12 +23,12 @@ from typing import Any
 
 import httpx2
 import pytest
-from fake_openai import FakeOpenAI
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
+from fake_openai import FakeOpenAI
 from letta_mcp.server.auth import hash_token
 
 LISTENING = re.compile(r"serving .* on (http://\S+) \(")
@@ -83,8 +83,13 @@ def start_server(data_dir: Path, model_url: str, *, config: str = "", args: tupl
     config_file.write_text(config, encoding="utf-8")
     command = serve_command(data_dir, "--transport", "streamable-http", "--port", "0", "--config", str(config_file))
     process = subprocess.Popen(
-        [*command, *args], env=server_env(model_url), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, encoding="utf-8",
+        [*command, *args],
+        env=server_env(model_url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
     )
     lines: list[str] = []
     found = threading.Event()
@@ -151,9 +156,7 @@ def tokens() -> Tokens:
 
 
 @pytest.fixture(scope="module")
-def auth_server(
-    tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI, tokens: Tokens
-) -> Iterator[ServerProcess]:
+def auth_server(tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI, tokens: Tokens) -> Iterator[ServerProcess]:
     """A server with bearer tokens for alice, bob and the admin ops, and HS256 JWTs from JWT_ISSUER."""
     root = tmp_path_factory.mktemp("auth")
     key_file = root / "jwt.key"

@@ -15,11 +15,11 @@ from typing import Any
 
 import anyio
 import pytest
-from fake_openai import FakeOpenAI, text
 from http_harness import ServerProcess, Tokens, connect, error_text, ok
 from mcp import Client, MCPError
 from mcp.types import ResourceTemplate, Tool
 
+from fake_openai import FakeOpenAI, text
 from letta_mcp.config import load_settings
 from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.server import create_server
@@ -37,7 +37,9 @@ def _surface() -> tuple[list[Tool], list[ResourceTemplate]]:
             service = await AgentService.open(settings, providers={"openai": ScriptedProvider()})
             try:
                 async with Client(create_server(service)) as client:
-                    return (await client.list_tools()).tools, (await client.list_resource_templates()).resource_templates
+                    return (await client.list_tools()).tools, (
+                        await client.list_resource_templates()
+                    ).resource_templates
             finally:
                 await service.close()
 
@@ -143,7 +145,9 @@ async def test_bob_cannot_use_alices_agent_through_any_tool(
 
 
 @pytest.mark.parametrize("tool", RUN_TOOLS, ids=lambda t: t.name)
-async def test_bob_cannot_use_alices_runs(auth_server: ServerProcess, tokens: Tokens, alice: AliceWorld, tool: Tool) -> None:
+async def test_bob_cannot_use_alices_runs(
+    auth_server: ServerProcess, tokens: Tokens, alice: AliceWorld, tool: Tool
+) -> None:
     async with connect(auth_server.mcp_url, tokens.bob) as client:
         message = await assert_same_as_unknown(client, tool, "run_id", alice.run_id, "run")
     assert "No run" in message
@@ -216,15 +220,20 @@ async def test_completion_offers_only_own_agents(auth_server: ServerProcess, tok
     assert labels.completion.values == []
 
 
-async def test_bob_hears_nothing_about_alices_agent(auth_server: ServerProcess, tokens: Tokens, alice: AliceWorld) -> None:
+async def test_bob_hears_nothing_about_alices_agent(
+    auth_server: ServerProcess, tokens: Tokens, alice: AliceWorld
+) -> None:
     async with connect(auth_server.mcp_url, tokens.bob) as bob:
         bobs = ok(await bob.call_tool("create_agent", {"name": "bob-listener"}))
         watched = [f"letta://agents/{alice.agent_id}/memory", f"letta://agents/{bobs['id']}/memory"]
         async with bob.listen(resource_subscriptions=watched) as events:
             async with connect(auth_server.mcp_url, tokens.alice) as alice_client:
-                ok(await alice_client.call_tool(
-                    "update_block", {"agent_id": alice.agent_id, "label": "human", "value": "Alice likes green tea."}
-                ))
+                ok(
+                    await alice_client.call_tool(
+                        "update_block",
+                        {"agent_id": alice.agent_id, "label": "human", "value": "Alice likes green tea."},
+                    )
+                )
             # Alice's edit was announced before her call returned; bob's own edit comes after it on
             # the same ordered stream, so the first event bob hears must be his own.
             ok(await bob.call_tool("update_block", {"agent_id": bobs["id"], "label": "human", "value": "Bob."}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import warnings
@@ -10,11 +11,11 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from fake_openai import FakeOpenAI, text, tool_call
 from http_harness import ServerProcess, Tokens, connect, connect_sse, ok, serve_command, server_env
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ResourceUpdatedNotification
 
+from fake_openai import FakeOpenAI, text, tool_call
 from letta_mcp.config import load_settings
 from letta_mcp.server.http import BindRefusedError, check_bind, transport_security
 
@@ -120,6 +121,24 @@ def test_non_loopback_bind_without_auth_refuses_to_start(tmp_path: Path) -> None
     assert done.returncode == 1
     assert "refusing to listen on 0.0.0.0 without authentication" in done.stderr
     assert not (tmp_path / "data").exists()  # refused before touching the data directory
+
+
+def test_port_in_use_is_a_clear_startup_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            serve_command(tmp_path / "data", "--transport", "sse", "--port", port),
+            env=server_env("http://127.0.0.1:9/v1"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_bind_rules(tmp_path: Path) -> None:
@@ -235,3 +254,30 @@ def test_stdio_is_still_the_default_transport(tmp_path: Path) -> None:
         [sys.executable, "-m", "letta_mcp", "serve", "--help"], capture_output=True, text=True, timeout=60, check=True
     )
     assert "streamable-http" in done.stdout and "default stdio" in done.stdout
+
+
+async def test_in_process_server_serves_one_service_and_stops_gracefully(tmp_path: Path) -> None:
+    """`serve_http` as a library (what benchmarks/load.py does): bound socket in, stop event out."""
+    from letta_mcp.llm.scripted import ScriptedProvider, reply
+    from letta_mcp.server.http import bind, serve_http
+    from letta_mcp.service import AgentService
+
+    settings = load_settings(overrides={"data_dir": str(tmp_path), "http": {"port": 0}}, environ={})
+    service = await AgentService.open(settings, providers={"openai": ScriptedProvider(default=reply("hi"))})
+    sock = bind(settings.http)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop = anyio.Event()
+    try:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(lambda: serve_http(service, settings, sock=sock, stop=stop))
+                async with connect(f"{url}/mcp") as client:
+                    agent = ok(await client.call_tool("create_agent", {"name": "in-process"}))
+                    sent = ok(await client.call_tool("send_message", {"agent_id": agent["id"], "message": "yo"}))
+                assert sent["reply"] == "hi"
+                assert (await service.get_agent(agent["id"])).messages_in_history >= 3  # same service
+                stop.set()
+    finally:
+        await service.close()
+    with pytest.raises(httpx2.TransportError):
+        httpx2.get(f"{url}/healthz", timeout=2)

@@ -53,6 +53,7 @@ RRF_K = 60
 FTS_BATCH = 2_000
 MAINTAIN_EVERY = 5_000
 """Rows written by this process between two ``optimize`` runs (folds new rows into the indexes)."""
+CLOSE_GRACE_S = 5.0
 _SPACE_KEY = "vector_space"
 _RETRY_DELAYS_S = (1.0, 5.0, 30.0, 120.0)
 
@@ -159,6 +160,7 @@ class ArchivalMemory:
         self._connected: LanceIndex | None = None
         self._open_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._written = 0
         self._closed = False
@@ -187,8 +189,13 @@ class ArchivalMemory:
             self.notify()
 
     async def aclose(self) -> None:
+        """Stop the background indexer: a batch in flight may finish (briefly), then it is cancelled;
+        whatever is left is picked up at the next start."""
         self._closed = True
+        self._stopping.set()
+        self._wake.set()
         if self._worker is not None:
+            await asyncio.wait({self._worker}, timeout=CLOSE_GRACE_S)
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
@@ -206,9 +213,11 @@ class ArchivalMemory:
 
     async def _work(self) -> None:
         failures = 0
-        while not self._closed:
+        while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._closed:
+                return
             try:
                 await self._drain()
                 failures = 0
@@ -218,7 +227,8 @@ class ArchivalMemory:
                 delay = _RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S) - 1)]
                 failures += 1
                 log.exception("Archival indexing failed; retrying in %.0fs (search still works)", delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
                 self._wake.set()
 
     async def _drain(self) -> None:
@@ -228,7 +238,7 @@ class ArchivalMemory:
                 done += await self._index_vectors()
             if not done:
                 break
-        if self._written >= MAINTAIN_EVERY:
+        if self._written >= MAINTAIN_EVERY and not self._closed:
             self._written = 0
             await (await self._index()).maintain(space=self.space)
 
@@ -393,17 +403,20 @@ class ArchivalMemory:
             await lance.drop_all()
             total = (await aq.counts())[0]
         steps = total * (2 if self.embedder is not None else 1)
-        done = 0
-        if progress:
-            progress(0, steps)
-        while n := await self._index_text(None, FTS_BATCH):
-            done += n
-            if progress:
-                progress(done, steps)
-        while self.embedder is not None and (n := await self._index_vectors()):
-            done += n
-            if progress:
-                progress(done, steps)
+
+        async def report() -> None:  # from the flags: the background indexer may do some of the work
+            if progress is not None:
+                async with self._store.read() as r:
+                    _, fts_pending, vec_pending = await ArchivalQueries(r.conn).counts()
+                left = fts_pending + (vec_pending if self.embedder is not None else 0)
+                progress(max(0, steps - left), steps)
+
+        await report()
+        while await self._index_text(None, FTS_BATCH):
+            await report()
+        while self.embedder is not None and await self._index_vectors():
+            await report()
+        await report()
         await lance.maintain(space=self.space)
         return total
 
@@ -413,16 +426,19 @@ class ArchivalMemory:
         Runs inside a SQLite write transaction, so no other process is between its two writes.
         """
         aq = ArchivalQueries(q.conn)
-        await self._repair_table(lance, aq, None)
+        repaired = await self._repair_table(lance, aq, None)
         if self.space is not None and await aq.get_state(_SPACE_KEY) == self.space:
-            await self._repair_table(lance, aq, self.space)
+            repaired = await self._repair_table(lance, aq, self.space) or repaired
+        if repaired:
+            self.notify()  # index what was found missing (its write waits for this transaction)
 
     @staticmethod
-    async def _repair_table(lance: LanceIndex, aq: ArchivalQueries, space: str | None) -> None:
+    async def _repair_table(lance: LanceIndex, aq: ArchivalQueries, space: str | None) -> bool:
+        """Compare one table with the flags (by count, then by id when they differ); True if it drifted."""
         target = "vec" if space else "fts"
         marked = await aq.indexed_ids(target)
-        if await lance.count(space=space) == len(marked) and not (space is None and lance.created_text_table):
-            return
+        if await lance.count(space=space) == len(marked):
+            return False
         ids = await lance.ids(space=space)
         present = set(ids)
         duplicated = {pid for pid in present if ids.count(pid) > 1} if len(ids) != len(present) else set()
@@ -434,6 +450,7 @@ class ArchivalMemory:
         if missing:
             log.warning("Re-indexing %d passages missing from the index (%s)", len(missing), target)
             await aq.mark_indexed(target, missing, indexed=False)
+        return bool(extra or missing)
 
     # --- search ---------------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import jwt
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings as SdkAuthSettings
 from pydantic import AnyHttpUrl
@@ -59,6 +58,8 @@ class PrincipalTokenVerifier(TokenVerifier):
         return None
 
     def _verify_jwt(self, token: str, digest: str) -> AccessToken | None:
+        import jwt  # only with JWTs configured: keeps start-up cheap (pyjwt loads cryptography)
+
         s = self._settings
         try:
             claims: dict[str, Any] = jwt.decode(

@@ -2,7 +2,8 @@
 
     /mcp        Streamable HTTP, both protocol eras the SDK serves (2026-07-28 and 2025-11-25)
     /sse        legacy HTTP+SSE (clients POST to /messages/?session_id=…)
-    /healthz    unauthenticated liveness: {"status": "ok", "version": …} once the database reads
+    /healthz    liveness: {"status": "ok", "version": …} once the database reads; 503 otherwise.
+                No token and no Host check (probes address pods by IP); it reveals nothing else.
 
 Both MCP endpoints come from the same `MCPServer`, so they share tools, auth and the one service
 the process opened at start-up (never inside an MCP lifespan: SSE runs the lifespan once per
@@ -143,20 +144,12 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
 
 def bind(http: HttpSettings) -> socket.socket:
     """A listening socket for ``http.host``/``http.port`` (port 0 picks a free one)."""
-    host = http.host.strip("[]")
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, http.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    family, _, _, _, address = socket.getaddrinfo(
+        http.host.strip("[]"), http.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
-    except BaseException:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
+    # create_server sets SO_REUSEADDR only where it cannot let a second server take the port
+    # (POSIX, not Windows).
+    return socket.create_server(address, family=family, backlog=2048)
 
 
 async def serve_http(

@@ -93,6 +93,15 @@ def _retrying(fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _create_index(table: Table, column: str, config: Any) -> None:
+    """Create an index unless another writer (process or thread) just did."""
+    try:
+        _retrying(lambda: table.create_index(column, config=config, replace=False))
+    except Exception as e:
+        if "already exists" not in str(e):
+            raise
+
+
 class LanceIndex:
     """Open with `await LanceIndex.open(uri)`. Methods are async and run LanceDB in worker threads."""
 
@@ -101,7 +110,6 @@ class LanceIndex:
         self._ann_threshold = ann_threshold
         self._tables: dict[str, Table] = {}
         self._lock = threading.Lock()  # serializes this process's table creation and writes
-        self.created_text_table = False  # True when this open created the text table (a fresh index)
 
     @classmethod
     async def open(
@@ -163,14 +171,12 @@ class LanceIndex:
                 wanted.append(("text", FTS(stem=True, remove_stop_words=True, ascii_folding=True)))
             for column, config in wanted:
                 if (column,) not in present:
-                    _retrying(lambda c=column, cfg=config: table.create_index(c, config=cfg, replace=False))
+                    _create_index(table, column, config)
             self._tables[name] = table
             return table, created
 
     def _text_table(self) -> Table:
-        table, created = self._open_or_create(TEXT_TABLE, None)
-        self.created_text_table = self.created_text_table or created
-        return table
+        return self._open_or_create(TEXT_TABLE, None)[0]
 
     def _vec_table(self, space: str, dim: int) -> Table:
         return self._open_or_create(vector_table_name(space), dim)[0]
@@ -304,6 +310,18 @@ class LanceIndex:
 
         return await anyio.to_thread.run_sync(run)
 
+    async def has_ann_index(self, space: str) -> bool:
+        """Whether ``space``'s vector table has its approximate-nearest-neighbour index yet."""
+
+        def run() -> bool:
+            name = vector_table_name(space)
+            if name not in self._tables and name not in self._table_names():
+                return False
+            table = self._tables.get(name) or self._db.open_table(name)
+            return any(i.columns == ["vector"] for i in table.list_indices())
+
+        return await anyio.to_thread.run_sync(run)
+
     # --- maintenance ----------------------------------------------------------------------------
 
     async def maintain(self, *, space: str | None) -> None:
@@ -321,7 +339,9 @@ class LanceIndex:
             has_ann = any(i.columns == ["vector"] for i in table.list_indices())
             if not has_ann and table.count_rows() >= self._ann_threshold:
                 log.info("Building the ANN index of %s (%d rows)", name, table.count_rows())
-                _retrying(lambda: table.create_index(metric="cosine", vector_column_name="vector", replace=False))
+                from lancedb.index import IvfPq
+
+                _create_index(table, "vector", IvfPq(distance_type="cosine"))
             _retrying(lambda: table.optimize(cleanup_older_than=timedelta(minutes=10)))
 
         await anyio.to_thread.run_sync(run)

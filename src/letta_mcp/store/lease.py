@@ -13,6 +13,7 @@ a local condition, so a queue of many turns costs one poll at a time.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import socket
@@ -120,7 +121,10 @@ class LeaseManager:
             )
             ticket = int(cur.lastrowid or 0)
         async with self._changed:
-            self._local.setdefault(agent_id, []).append(ticket)
+            # Sorted, not appended: concurrent enqueues may get here in another order than their
+            # tickets, and the local head must be the lowest ticket or it would wait forever.
+            bisect.insort(self._local.setdefault(agent_id, []), ticket)
+            self._changed.notify_all()
         return ticket
 
     async def wait_turn(self, agent_id: str, ticket: int) -> None:
