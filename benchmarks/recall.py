@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import re
 import statistics
 import sys
@@ -29,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench_common import machine, p95, settle
 from recall_data import Conversation, load_locomo, parse_conversations
 from recall_metrics import TOP_K, Scored, aggregate, score
 from recall_synthetic import generate
@@ -49,19 +48,6 @@ def session_start(date_time: str) -> datetime:
     hour_24 = int(hour) % 12 + (12 if half.lower() == "pm" else 0)
     moment = datetime.strptime(f"{day} {month} {year}", "%d %B %Y")
     return moment.replace(hour=hour_24, minute=int(minute), tzinfo=UTC)
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines() if "model name" in ln), "")
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model or platform.processor(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
 
 
 async def store_conversation(service: AgentService, conv: Conversation, *, date: bool, caption: bool) -> str:
@@ -107,7 +93,7 @@ async def _run(service: AgentService, conversations: list[Conversation], args: a
         await store_conversation(service, c, date=not args.no_date, caption=not args.no_caption) for c in conversations
     ]
     inserted = time.perf_counter()
-    await service.archival.wait_indexed()  # full-text index and, with an embedder, every vector
+    await settle(service)  # full-text index, every vector with an embedder, then optimize
     indexed = time.perf_counter()
     modes = ["fts"] if args.embedder == "none" else ["fts", "vector", "hybrid"]
     results: dict[str, Any] = {}
@@ -120,7 +106,7 @@ async def _run(service: AgentService, conversations: list[Conversation], args: a
             scored += s
             times += t
         results[mode] = aggregate(scored)
-        latency[mode] = {"p50": round(statistics.median(times), 2), "p95": round(_p95(times), 2)}
+        latency[mode] = {"p50": round(statistics.median(times), 2), "p95": round(p95(times), 2)}
     return {
         "benchmark": "recall",
         "data": "synthetic (--quick)" if args.quick else str(args.data),
@@ -139,11 +125,6 @@ async def _run(service: AgentService, conversations: list[Conversation], args: a
         "machine": machine(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import anyio
 import pytest
-from fake_openai import FakeOpenAI, delay, remember, text
 from mcp import Client, StdioServerParameters
+
+from fake_openai import FakeOpenAI, delay, remember, text
 
 pytestmark = pytest.mark.anyio
 
@@ -109,7 +110,8 @@ async def test_kill_9_mid_run_then_restart(tmp_path: Path, fake_openai: FakeOpen
                 )
                 run_id = sent.structured_content["run_id"]
                 assert sent.structured_content["status"] == "created"
-                while not fake_openai.requests:  # the model call is in flight
+                # The fake runs in another thread: poll it until the model call is in flight.
+                while not fake_openai.requests:  # noqa: ASYNC110
                     await anyio.sleep(0.05)
                 os.kill(_server_pid(data_dir), signal.SIGKILL)
                 await anyio.sleep(0.5)

@@ -24,12 +24,14 @@ class GatedModel:
         self.responses = list(responses)
         self.calls = 0
         self.entered = anyio.Event()
+        self.called: list[anyio.Event] = [anyio.Event() for _ in responses]  # call i has started
         self.gates: list[anyio.Event] = [anyio.Event() for _ in responses]
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         index = self.calls
         self.calls += 1
         self.entered.set()
+        self.called[index].set()
         await self.gates[index].wait()
         return self.responses[index]
 
@@ -84,7 +86,7 @@ async def test_background_send_returns_at_once_and_get_run_reports_the_reply(
         done = await _wait_status(client, run_id, "completed")
         assert done["reply"] == "done" and done["stop_reason"] == "end_turn"
         assert [s["index"] for s in done["steps"]] == [0, 1, 2]
-        assert [m["message_type"] for m in done["messages"]][0] == "user_message"
+        assert done["messages"][0]["message_type"] == "user_message"
         listed = await client.call_tool("list_runs", {"agent_id": agent_id, "status": "completed"})
         assert [r["run_id"] for r in listed.structured_content["runs"]] == [run_id]
         resource = await client.read_resource(f"letta://runs/{run_id}")
@@ -99,8 +101,7 @@ async def test_cancel_stops_at_the_next_step_boundary(gated_service: tuple[Agent
         run_id = sent.structured_content["run_id"]
         model.open(0)
         with anyio.fail_after(5):
-            while model.calls < 2:  # the second step's model call is in flight
-                await anyio.sleep(0.01)
+            await model.called[1].wait()  # the second step's model call is in flight
         cancelled = await client.call_tool("cancel_run", {"run_id": run_id})
         assert cancelled.structured_content["status"] == "running"  # it stops at the boundary, not mid-step
         model.open(1)
@@ -162,7 +163,6 @@ async def test_a_caller_that_hangs_up_does_not_stop_the_run(gated_service: tuple
     for i in range(3):
         model.open(i)
     with anyio.fail_after(5):
-        while (await service.get_run(runs[0].id)).status is RunStatus.running:
-            await anyio.sleep(0.02)
+        await service.runs.wait(runs[0])
     details = await service.get_run_details(runs[0].id)
     assert details.run.status is RunStatus.completed and details.reply == "done"

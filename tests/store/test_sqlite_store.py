@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from letta_mcp.models import Agent, Block, Message, Role, Run, RunStatus, Template, new_id, utcnow
+from letta_mcp.models import Agent, Block, Message, Role, Template, new_id, utcnow
 from letta_mcp.store import ConflictError, SchemaTooNewError, Store
 from letta_mcp.store.migrations import LATEST_VERSION
 

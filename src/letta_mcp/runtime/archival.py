@@ -21,21 +21,20 @@ is still found through full-text search, and vectors of two models are never com
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from letta_mcp.embed.base import Embedder
 from letta_mcp.embed.errors import EmbedError
 from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, new_id
+from letta_mcp.runtime.archival_index import ArchivalIndexer, IndexStatus
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.archival import ArchivalQueries
-from letta_mcp.store.lance import LanceIndex, build_filter
+from letta_mcp.store.lance import build_filter
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +49,10 @@ MAX_TAGS = 50
 MAX_TAG_CHARS = 100
 RRF_K = 60
 """Reciprocal-rank fusion constant: score = Σ 1 / (RRF_K + rank) over the full-text and vector lists."""
-FTS_BATCH = 2_000
-MAINTAIN_EVERY = 5_000
-"""Rows written by this process between two ``optimize`` runs (folds new rows into the indexes)."""
-CLOSE_GRACE_S = 5.0
-_SPACE_KEY = "vector_space"
-_RETRY_DELAYS_S = (1.0, 5.0, 30.0, 120.0)
 
 
 class ArchivalError(Exception):
     """Input the caller must fix; nothing was written. The message says what to change."""
-
-
-@dataclass(frozen=True)
-class IndexStatus:
-    passages: int
-    fts_pending: int  # passages not yet in the full-text index
-    vec_pending: int  # passages without a vector of the current embedder (0 when there is no embedder)
-    embedder: str | None
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:
@@ -150,125 +135,48 @@ class ArchivalMemory:
         ann_threshold: int = 100_000,
     ) -> None:
         self._store = store
-        self._uri = uri
-        self._storage_options = storage_options
-        self.embedder = embedder
         self._chunk_chars = chunk_chars
-        self._batch_size = batch_size
-        self._ann_threshold = ann_threshold
-        self._lance: LanceIndex | None = None  # set once connected and repaired
-        self._connected: LanceIndex | None = None
-        self._open_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
-        self._written = 0
-        self._closed = False
-        # The vector space: the embedder's name and dimension (just the name while the dimension is
-        # unknown, for endpoint models learnt from their first answer). Fixed for this process.
-        self.space: str | None = None
-        if embedder is not None:
-            self.space = f"{embedder.name}:{embedder.dim}" if embedder.dim else embedder.name
+        self.indexer = ArchivalIndexer(
+            store,
+            uri=uri,
+            storage_options=storage_options,
+            embedder=embedder,
+            batch_size=batch_size,
+            ann_threshold=ann_threshold,
+        )
+        self.embedder = embedder
+        self.space = self.indexer.space
 
-    # --- lifecycle ------------------------------------------------------------------------------
+    # --- lifecycle and index (see ArchivalIndexer) ----------------------------------------------
 
     async def start(self) -> None:
-        """Record the embedder; when it differs from the one the vectors were made with, schedule a
-        full re-embedding. Starts background indexing when anything is waiting. No LanceDB here."""
-        async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
-            if self.space is not None:
-                previous = await aq.get_state(_SPACE_KEY)
-                if previous != self.space:
-                    if previous is not None:
-                        log.info("Embedder changed from %s to %s: re-embedding archival memory", previous, self.space)
-                    await aq.set_state(_SPACE_KEY, self.space)
-                    await aq.reset_index("vec")
-            _, fts_pending, vec_pending = await aq.counts()
-        if fts_pending or (self.space is not None and vec_pending):
-            self.notify()
+        """Record the embedder (a change schedules re-embedding); index what is pending, in the background."""
+        await self.indexer.start()
 
     async def aclose(self) -> None:
-        """Stop the background indexer: a batch in flight may finish (briefly), then it is cancelled;
-        whatever is left is picked up at the next start."""
-        self._closed = True
-        self._stopping.set()
-        self._wake.set()
-        if self._worker is not None:
-            await asyncio.wait({self._worker}, timeout=CLOSE_GRACE_S)
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        if self.embedder is not None:
-            await self.embedder.aclose()
+        await self.indexer.aclose()
 
     def notify(self) -> None:
-        """Wake the background indexer (after committing new passages). Safe to call inside a
-        transaction: the indexer's own write waits for that transaction to commit."""
-        if self._closed:
-            return
-        self._wake.set()
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work(), name="archival-indexer")
+        """Wake the background indexer after committing new passages (safe inside a transaction)."""
+        self.indexer.notify()
 
-    async def _work(self) -> None:
-        failures = 0
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._closed:
-                return
-            try:
-                await self._drain()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                delay = _RETRY_DELAYS_S[min(failures, len(_RETRY_DELAYS_S) - 1)]
-                failures += 1
-                log.exception("Archival indexing failed; retrying in %.0fs (search still works)", delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-                self._wake.set()
+    async def unindex(self, passage_ids: list[str]) -> None:
+        """Remove deleted passages from the index (after the SQLite delete committed)."""
+        await self.indexer.unindex(passage_ids)
 
-    async def _drain(self) -> None:
-        while not self._closed:
-            done = await self._index_text(None, FTS_BATCH)
-            if self.embedder is not None:
-                done += await self._index_vectors()
-            if not done:
-                break
-        if self._written >= MAINTAIN_EVERY and not self._closed:
-            self._written = 0
-            await (await self._index()).maintain(space=self.space)
+    async def unindex_archives(self, archive_ids: list[str]) -> None:
+        await self.indexer.unindex_archives(archive_ids)
 
-    async def _index(self, q: Queries | None = None) -> LanceIndex:
-        """The LanceDB index, opened (and checked for drift against SQLite) on first use.
+    async def wait_indexed(self) -> None:
+        """Index everything pending now, until nothing is left (benchmarks, tests)."""
+        await self.indexer.wait_indexed()
 
-        ``q``: the write transaction the caller already holds, if any. Lock order is always the
-        store's write lock first; connecting (which imports lancedb, seconds) takes neither.
-        """
-        if self._lance is not None:
-            return self._lance
-        async with self._open_lock:
-            if self._connected is None:
-                self._connected = await LanceIndex.open(
-                    self._uri, storage_options=self._storage_options, ann_threshold=self._ann_threshold
-                )
-        lance = self._connected
-        first = False
-        async with contextlib.AsyncExitStack() as stack:
-            if q is None:
-                q = await stack.enter_async_context(self._store.write())
-            if self._lance is None:  # the write lock serializes the check: one repair per process
-                await self._repair(lance, q)
-                self._lance = lance
-                first = True
-        if first and self.space is not None:
-            dropped = await lance.drop_vector_tables(keep=self.space)
-            if dropped:
-                log.info("Dropped vector tables of previous embedders: %s", ", ".join(dropped))
-        return lance
+    async def status(self) -> IndexStatus:
+        return await self.indexer.status()
+
+    async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Drop the LanceDB tables and index every passage again from SQLite."""
+        return await self.indexer.reindex(progress)
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -314,144 +222,6 @@ class ArchivalMemory:
         await ArchivalQueries(q.conn).insert_passages(passages)
         return passages
 
-    async def unindex(self, passage_ids: list[str]) -> None:
-        """Remove deleted passages from the index (after the SQLite delete committed)."""
-        await self._unindex(passage_ids=passage_ids)
-
-    async def unindex_archives(self, archive_ids: list[str]) -> None:
-        await self._unindex(archive_ids=archive_ids)
-
-    async def _unindex(self, **what: list[str]) -> None:
-        try:
-            await (await self._index()).delete(**what)
-        except Exception:  # the rows are gone from SQLite, so they can no longer be returned
-            log.exception("Could not remove deleted passages from the index; the next start removes them")
-
-    # --- indexing -------------------------------------------------------------------------------
-
-    async def _index_text(self, archive_ids: list[str] | None, limit: int, q: Queries | None = None) -> int:
-        """Put up to ``limit`` pending passages into the full-text table; returns how many.
-
-        Runs in ``q`` (the caller's write transaction) or its own: the SQLite write lock is what
-        serializes index writes, within this process and across processes.
-        """
-        lance = await self._index(q)  # first: opening may import lancedb, never under our write lock
-        async with contextlib.AsyncExitStack() as stack:
-            if q is None:
-                q = await stack.enter_async_context(self._store.write())
-            aq = ArchivalQueries(q.conn)
-            rows = await aq.pending("fts", archive_ids, limit)
-            if rows:
-                await lance.upsert_text(rows)
-                await aq.mark_indexed("fts", [p.id for p in rows])
-                self._written += len(rows)
-        return len(rows)
-
-    async def _index_vectors(self) -> int:
-        """Embed one batch of passages without a current vector (outside any transaction), then write
-        them if they are still pending and the embedder is still the recorded one."""
-        assert self.embedder is not None
-        lance = await self._index()
-        async with self._store.read() as q:
-            rows = await ArchivalQueries(q.conn).pending("vec", None, self._batch_size)
-        if not rows:
-            return 0
-        vectors = await self.embedder.embed([p.text for p in rows])
-        async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
-            if await aq.get_state(_SPACE_KEY) != self.space:
-                log.warning("Another process switched the embedder; this one stops writing vectors")
-                return 0
-            still = await aq.pending_among("vec", [p.id for p in rows])
-            keep = [(p, v) for p, v in zip(rows, vectors, strict=True) if p.id in still]
-            if keep:
-                await lance.upsert_vectors(self.space or "", [p for p, _ in keep], [v for _, v in keep])
-                await aq.mark_indexed("vec", [p.id for p, _ in keep])
-                self._written += len(keep)
-        return len(rows)
-
-    async def _flush_text(self, archive_ids: list[str], q: Queries | None) -> None:
-        """Index what is still pending for these archives before searching them (read-your-writes)."""
-        if q is None:
-            async with self._store.read() as r:
-                if not await ArchivalQueries(r.conn).has_pending("fts", archive_ids):
-                    return
-        while await self._index_text(archive_ids, FTS_BATCH, q) == FTS_BATCH:
-            pass
-
-    async def wait_indexed(self) -> None:
-        """Index everything pending now, in this task, until nothing is left."""
-        while True:
-            done = await self._index_text(None, FTS_BATCH)
-            if self.embedder is not None:
-                done += await self._index_vectors()
-            if not done:
-                return
-
-    async def status(self) -> IndexStatus:
-        async with self._store.read() as q:
-            total, fts_pending, vec_pending = await ArchivalQueries(q.conn).counts()
-        return IndexStatus(total, fts_pending, vec_pending if self.embedder else 0, self.space)
-
-    async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Drop the LanceDB tables and index every passage again from SQLite."""
-        lance = await self._index()
-        async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
-            await aq.reset_index("fts")
-            await aq.reset_index("vec")
-            await lance.drop_all()
-            total = (await aq.counts())[0]
-        steps = total * (2 if self.embedder is not None else 1)
-
-        async def report() -> None:  # from the flags: the background indexer may do some of the work
-            if progress is not None:
-                async with self._store.read() as r:
-                    _, fts_pending, vec_pending = await ArchivalQueries(r.conn).counts()
-                left = fts_pending + (vec_pending if self.embedder is not None else 0)
-                progress(max(0, steps - left), steps)
-
-        await report()
-        while await self._index_text(None, FTS_BATCH):
-            await report()
-        while self.embedder is not None and await self._index_vectors():
-            await report()
-        await report()
-        await lance.maintain(space=self.space)
-        return total
-
-    async def _repair(self, lance: LanceIndex, q: Queries) -> None:
-        """Make SQLite's index flags and LanceDB agree (run once, when the index first opens).
-
-        Runs inside a SQLite write transaction, so no other process is between its two writes.
-        """
-        aq = ArchivalQueries(q.conn)
-        repaired = await self._repair_table(lance, aq, None)
-        if self.space is not None and await aq.get_state(_SPACE_KEY) == self.space:
-            repaired = await self._repair_table(lance, aq, self.space) or repaired
-        if repaired:
-            self.notify()  # index what was found missing (its write waits for this transaction)
-
-    @staticmethod
-    async def _repair_table(lance: LanceIndex, aq: ArchivalQueries, space: str | None) -> bool:
-        """Compare one table with the flags (by count, then by id when they differ); True if it drifted."""
-        target = "vec" if space else "fts"
-        marked = await aq.indexed_ids(target)
-        if await lance.count(space=space) == len(marked):
-            return False
-        ids = await lance.ids(space=space)
-        present = set(ids)
-        duplicated = {pid for pid in present if ids.count(pid) > 1} if len(ids) != len(present) else set()
-        extra = sorted((present - marked) | duplicated)
-        missing = sorted((marked - present) | duplicated)
-        if extra:
-            log.warning("Removing %d index rows with no passage in SQLite (%s)", len(extra), target)
-            await lance.delete(passage_ids=extra)
-        if missing:
-            log.warning("Re-indexing %d passages missing from the index (%s)", len(missing), target)
-            await aq.mark_indexed(target, missing, indexed=False)
-        return bool(extra or missing)
-
     # --- search ---------------------------------------------------------------------------------
 
     async def search(
@@ -483,14 +253,14 @@ class ArchivalMemory:
         tag_list = _check_tags(tags) if tags else []
         if not archive_ids:
             return []
-        lance = await self._index(q)  # first: opening checks for drift and may mark rows to re-index
-        await self._flush_text(archive_ids, q)
+        lance = await self.indexer.open_index(q)  # first: opening checks for drift, may mark rows to re-index
+        await self.indexer.flush_text(archive_ids, q)
         where = build_filter(archive_ids, tags=tag_list, match_all_tags=tag_match_mode == "all", start=start, end=end)
         pool = min(max(top_k * 3, 30), 300)
         lists: list[list[tuple[str, float]]] = []
         if mode != "vector":
             lists.append(await lance.search_text(query, where, pool))
-        if mode in ("vector", "hybrid") or (mode == "auto" and await self._vectors_usable(lance, q)):
+        if mode in ("vector", "hybrid") or (mode == "auto" and await self.indexer.vectors_usable(lance, q)):
             assert self.embedder is not None and self.space is not None
             try:
                 (vector,) = await self.embedder.embed([query])
@@ -501,16 +271,6 @@ class ArchivalMemory:
             else:
                 lists.append(await lance.search_vectors(self.space, vector, where, pool))
         return await self._hits(lists, archive_ids, mode, top_k, q)
-
-    async def _vectors_usable(self, lance: LanceIndex, q: Queries | None) -> bool:
-        if self.space is None:
-            return False
-        async with contextlib.AsyncExitStack() as stack:
-            if q is None:
-                q = await stack.enter_async_context(self._store.read())
-            if await ArchivalQueries(q.conn).get_state(_SPACE_KEY) != self.space:
-                return False
-        return await lance.has_vector_table(self.space)
 
     async def _hits(
         self,

@@ -296,6 +296,11 @@ class ArchivalQueries:
             row = await cur.fetchone()
         return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
+    async def count_indexed(self, target: IndexTarget) -> int:
+        async with self._conn.execute(f"SELECT COUNT(*) FROM passages WHERE {_FLAG[target]} = 1") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def indexed_ids(self, target: IndexTarget) -> set[str]:
         """Ids of every passage marked as in the ``target`` index (for the full drift check)."""
         async with self._conn.execute(f"SELECT id FROM passages WHERE {_FLAG[target]} = 1") as cur:

@@ -240,14 +240,25 @@ class LanceIndex:
         rows = [{**self._row(p), "vector": v} for p, v in zip(passages, vectors, strict=True)]
         await anyio.to_thread.run_sync(lambda: self._upsert(self._vec_table(space, dim), rows))
 
-    async def delete(self, *, passage_ids: list[str] | None = None, archive_ids: list[str] | None = None) -> None:
-        """Delete rows by passage id or by archive from every table (ids already gone are fine)."""
+    async def delete(
+        self,
+        *,
+        passage_ids: list[str] | None = None,
+        archive_ids: list[str] | None = None,
+        space: str | None = None,
+        only: bool = False,
+    ) -> None:
+        """Delete rows by passage id or by archive (ids already gone are fine) from every table, or with
+        ``only`` from just the text table (``space`` None) or ``space``'s vector table."""
         column, values = ("id", passage_ids) if passage_ids else ("archive_id", archive_ids or [])
         if not values:
             return
 
         def run() -> None:
             names = [n for n in self._table_names() if n == TEXT_TABLE or n.startswith(_VEC_PREFIX)]
+            if only:
+                wanted = vector_table_name(space) if space else TEXT_TABLE
+                names = [n for n in names if n == wanted]
             for name in names:
                 table = self._tables.get(name) or self._db.open_table(name)
                 for i in range(0, len(values), 500):
