@@ -168,6 +168,12 @@ class Settings(BaseModel):
     archival_chunk_chars: int = Field(
         default=2000, ge=200, le=100_000, description="Longer archival inserts are split into passages of this size."
     )
+    archival_context_passages: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Passages stored just before and after a passage that are indexed with it (0: none).",
+    )
     archival_ann_threshold: int = Field(
         default=100_000, ge=1000, description="Vector rows from which an approximate (ANN) index is built."
     )

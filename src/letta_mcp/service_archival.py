@@ -84,6 +84,7 @@ class ArchivalService:
             chunk_chars=settings.archival_chunk_chars,
             batch_size=settings.embedding_batch_size,
             ann_threshold=settings.archival_ann_threshold,
+            context_passages=settings.archival_context_passages,
         )
         await memory.start()
         return cls(store, memory)

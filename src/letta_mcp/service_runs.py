@@ -54,18 +54,32 @@ class RunService:
     ) -> Run:
         """Accept a message: commit the run and its turn ticket, then execute it in its own task."""
         run = Run(
-            id=new_id("run"), agent_id=agent.id, status=RunStatus.created, input=message, input_role=role,
-            background=background, holder=self.lease.holder, created_at=utcnow(),
+            id=new_id("run"),
+            agent_id=agent.id,
+            status=RunStatus.created,
+            input=message,
+            input_role=role,
+            background=background,
+            holder=self.lease.holder,
+            created_at=utcnow(),
         )
-        async with self._store.write() as q:
-            await q.runs.insert(run)
-        ticket = await self.lease.enqueue(agent.id)
-        task = asyncio.get_running_loop().create_task(
-            self._execute(run, ticket, max_steps, on_step, on_done), name=f"letta-mcp-run-{run.id}"
-        )
-        self._tasks[run.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
-        return run
+
+        async def accept() -> Run:
+            # One transaction for the run and its ticket; then, with no await in between, the
+            # ticket is registered and the task started. Shielded: a caller hanging up mid-way
+            # cannot leave a committed ticket that nobody will ever run or release.
+            async with self._store.write() as q:
+                await q.runs.insert(run)
+                ticket = await self.lease.take_ticket(q, agent.id)
+            self.lease.register(agent.id, ticket)
+            task = asyncio.get_running_loop().create_task(
+                self._execute(run, ticket, max_steps, on_step, on_done), name=f"letta-mcp-run-{run.id}"
+            )
+            self._tasks[run.id] = task
+            task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+            return run
+
+        return await asyncio.shield(accept())
 
     async def wait(self, run: Run) -> TurnResult | None:
         """The finished turn (None if it was cancelled before it started). Cancelling the waiter

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from letta_mcp.config import Settings
 from letta_mcp.errors import ConflictError, InvalidRequestError, NotFoundError
+from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.models import NewPassage
 from letta_mcp.service import AgentService
 
@@ -26,7 +28,8 @@ async def test_insert_then_search_returns_the_passage_with_its_fields(service: A
 
     hits = await service.archival.search(agent, "when is Sarah's birthday?")
 
-    assert [h.passage.id for h in hits] == [sarah.id]
+    # Its neighbours follow, found through their context (the passages stored around them).
+    assert hits[0].passage.id == sarah.id and all(h.score < hits[0].score for h in hits[1:])
     hit = hits[0]
     assert hit.passage.text == "Sarah's birthday is on 12 May."
     assert hit.passage.tags == ["family", "sarah"]
@@ -235,3 +238,44 @@ async def test_queries_with_search_syntax_are_plain_words(service: AgentService)
         hits = await service.archival.search(agent, query)
         assert all(h.passage.id == p.id for h in hits), query
     assert (await service.archival.search(agent, "dune"))[0].passage.id == p.id
+
+
+async def test_a_passage_is_also_found_through_its_neighbours(service: AgentService) -> None:
+    assert service.archival is not None
+    agent = await new_agent(service)
+    turns = [
+        "Caroline: I finally went to the adoption agency on Friday.",
+        "Melanie: How did it go?",
+        "Caroline: We got the papers today, it is really happening!",
+        "Melanie: I painted a sunset at the lake last weekend.",
+        "Caroline: The colours sound lovely.",
+        "Melanie: Thanks, I used watercolours this time.",
+    ]
+    passages = await service.archival.insert_many(agent, [NewPassage(text=t) for t in turns[:3]])
+    first = await service.archival.search(agent, "adoption")  # the next two turns, through their context
+    assert first[0].passage.id == passages[0].id and {h.passage.id for h in first[1:]} == {p.id for p in passages[1:]}
+    later = await service.archival.insert_many(agent, [NewPassage(text=t) for t in turns[3:]])
+
+    hits = await service.archival.search(agent, "adoption papers", top_k=10)
+    watercolours = await service.archival.search(agent, "watercolours", top_k=10)
+
+    ids = [h.passage.id for h in hits]
+    assert set(ids[:2]) == {passages[0].id, passages[2].id}  # a word of its own + one in context
+    assert later[2].id not in ids  # three turns away: outside the context
+    # The two turns before the watercolours turn were indexed again when it arrived: found through it.
+    assert watercolours[0].passage.id == later[2].id
+    assert {h.passage.id for h in watercolours[1:]} == {later[0].id, later[1].id}
+
+
+async def test_neighbour_context_can_be_switched_off(settings: Settings, scripted: ScriptedProvider) -> None:
+    off = settings.model_copy(update={"archival_context_passages": 0})
+    service = await AgentService.open(off, providers={"openai": scripted})
+    try:
+        assert service.archival is not None
+        agent = await new_agent(service)
+        first, _ = await service.archival.insert_many(
+            agent, [NewPassage(text="adoption agency visit"), NewPassage(text="we got the papers")]
+        )
+        assert [h.passage.id for h in await service.archival.search(agent, "adoption")] == [first.id]
+    finally:
+        await service.close()

@@ -133,6 +133,7 @@ class ArchivalMemory:
         chunk_chars: int = 2000,
         batch_size: int = 64,
         ann_threshold: int = 100_000,
+        context_passages: int = 2,
     ) -> None:
         self._store = store
         self._chunk_chars = chunk_chars
@@ -143,6 +144,7 @@ class ArchivalMemory:
             embedder=embedder,
             batch_size=batch_size,
             ann_threshold=ann_threshold,
+            context_passages=context_passages,
         )
         self.embedder = embedder
         self.space = self.indexer.space

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from letta_mcp.embed.base import Embedder
+from letta_mcp.models import Passage
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.archival import ArchivalQueries
 from letta_mcp.store.lance import LanceIndex
@@ -54,8 +55,10 @@ class ArchivalIndexer:
         embedder: Embedder | None = None,
         batch_size: int = 64,
         ann_threshold: int = 100_000,
+        context_passages: int = 2,
     ) -> None:
         self._store = store
+        self._context_passages = context_passages
         self._uri = uri
         self._storage_options = storage_options
         self.embedder = embedder
@@ -205,10 +208,47 @@ class ArchivalIndexer:
             aq = ArchivalQueries(q.conn)
             rows = await aq.pending("fts", archive_ids, limit)
             if rows:
-                await lance.upsert_text(rows)
-                await aq.mark_indexed("fts", [p.id for p in rows])
-                self._written += len(rows)
+                upserts, contexts = await self._with_context(aq, rows)
+                await lance.upsert_text(upserts, contexts)
+                # Every row written is now current in LanceDB, pending or a re-written neighbour.
+                await aq.mark_indexed("fts", [p.id for p in upserts])
+                self._written += len(upserts)
         return len(rows)
+
+    async def _with_context(self, aq: ArchivalQueries, rows: list[Passage]) -> tuple[list[Passage], dict[str, str]]:
+        """The rows to write and each one's context: the text of the ``context_passages`` passages
+        stored just before and after it in its archive. A new passage changes its neighbours'
+        context too, so they are written again (``merge_insert`` updates them in place)."""
+        span = self._context_passages
+        if span == 0:
+            return rows, {}
+        positions = await aq.positions([p.id for p in rows])
+        pending = {p.id for p in rows if p.id in positions}
+        by_archive: dict[str, list[Passage]] = {}
+        for p in rows:
+            if p.id in pending:
+                by_archive.setdefault(p.archive_id, []).append(p)
+        out: dict[str, Passage] = {}
+        contexts: dict[str, str] = {}
+        for archive_id, group in by_archive.items():
+            group.sort(key=lambda p: positions[p.id])
+            first, last = positions[group[0].id], positions[group[-1].id]
+            # One ordered window when the new rows sit together (appends, imports), else one each.
+            window = await aq.window(archive_id, first, last, around=2 * span, limit=3 * len(group) + 10)
+            windows = [window] if window is not None else []
+            if window is None:
+                for p in group:
+                    one = await aq.window(archive_id, positions[p.id], positions[p.id], around=2 * span, limit=1)
+                    windows.append(one or [])
+            for ordered in windows:
+                marks = [i for i, p in enumerate(ordered) if p.id in pending]
+                if not marks:
+                    continue
+                for i in range(max(0, marks[0] - span), min(len(ordered), marks[-1] + span + 1)):
+                    around = ordered[max(0, i - span) : i] + ordered[i + 1 : i + span + 1]
+                    out[ordered[i].id] = ordered[i]
+                    contexts[ordered[i].id] = "\n".join(p.text for p in around)
+        return list(out.values()), contexts
 
     async def _index_vectors(self) -> int:
         """Embed one batch of passages without a current vector (outside any transaction), then write

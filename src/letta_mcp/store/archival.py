@@ -332,3 +332,46 @@ class ArchivalQueries:
             ) as cur:
                 out.update(row[0] for row in await cur.fetchall())
         return out
+
+    # --- neighbours (the context a passage is indexed with) ------------------------------------------
+
+    async def positions(self, passage_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """(created_at, rowid) of each passage: its place in its archive's order."""
+        out: dict[str, tuple[str, int]] = {}
+        for i in range(0, len(passage_ids), 500):
+            params: dict[str, Any] = {}
+            names = _names("p", passage_ids[i : i + 500], params)
+            async with self._conn.execute(
+                f"SELECT id, created_at, rowid FROM passages WHERE id IN ({names})", params
+            ) as cur:
+                out.update((row[0], (row[1], int(row[2]))) for row in await cur.fetchall())
+        return out
+
+    async def window(
+        self, archive_id: str, first: tuple[str, int], last: tuple[str, int], *, around: int, limit: int
+    ) -> list[Passage] | None:
+        """The archive's passages from ``first`` to ``last`` (positions) in order, with ``around`` more
+        on each side; None when more than ``limit`` lie between them (the caller goes passage by passage)."""
+        params: dict[str, Any] = {"a": archive_id, "fc": first[0], "fr": first[1], "lc": last[0], "lr": last[1]}
+        params["around"], params["limit"] = around, limit + 1
+        async with self._conn.execute(
+            "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) >= (:fc, :fr)"
+            " AND (created_at, rowid) <= (:lc, :lr) ORDER BY created_at, rowid LIMIT :limit",
+            params,
+        ) as cur:
+            middle = [_passage(row) for row in await cur.fetchall()]
+        if len(middle) > limit:
+            return None
+        async with self._conn.execute(
+            "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) < (:fc, :fr)"
+            " ORDER BY created_at DESC, rowid DESC LIMIT :around",
+            params,
+        ) as cur:
+            before = [_passage(row) for row in await cur.fetchall()][::-1]
+        async with self._conn.execute(
+            "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) > (:lc, :lr)"
+            " ORDER BY created_at, rowid LIMIT :around",
+            params,
+        ) as cur:
+            after = [_passage(row) for row in await cur.fetchall()]
+        return before + middle + after

@@ -3,8 +3,11 @@
 Two kinds of table under one Lance URI (a local directory today, ``s3://…`` later, hence
 ``storage_options``):
 
-- ``archival_text``: id, archive_id, text, tags, created_at, with a native full-text index
-  (``FTS()``: BM25, English stemming, stop words, ASCII folding) and scalar indexes for the filters;
+- ``archival_text``: id, archive_id, text, context, tags, created_at, with native full-text indexes
+  (``FTS()``: BM25, English stemming, stop words, ASCII folding) on ``text`` and ``context`` (the
+  passages stored just before and after it, weighted `CONTEXT_BOOST`: a conversation turn such as
+  "we got the papers today!" is found by the question about the adoption discussed around it) and
+  scalar indexes for the filters;
 - ``archival_vec_<embedder>``: the same filter columns plus a vector, one table per embedder (name
   + dimension), so vectors of two models can never meet in one search.
 
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEXT_TABLE = "archival_text"
+CONTEXT_BOOST = 0.8
+"""Weight of a match in the neighbours' text relative to one in the passage itself (LoCoMo dev:
+recall@10 0.637 → 0.724 with two neighbours each side; 0.6-0.9 all within 0.01 of that)."""
 _VEC_PREFIX = "archival_vec_"
 _RETRIES = 12
 _RETRYABLE = ("conflict", "retry", "concurrent", "too many open files")
@@ -148,7 +154,7 @@ class LanceIndex:
             pa.field("created_at", pa.timestamp("us", tz="UTC")),
         ]
         if dim is None:
-            fields.insert(2, pa.field("text", pa.string()))
+            fields[2:2] = [pa.field("text", pa.string()), pa.field("context", pa.string())]
         else:
             fields.append(pa.field("vector", pa.list_(pa.float32(), dim)))
         return pa.schema(fields)
@@ -168,7 +174,8 @@ class LanceIndex:
             present = {tuple(i.columns) for i in table.list_indices()}
             wanted: list[tuple[str, Any]] = [("id", BTree()), ("archive_id", BTree()), ("tags", LabelList())]
             if dim is None:
-                wanted.append(("text", FTS(stem=True, remove_stop_words=True, ascii_folding=True)))
+                for column in ("text", "context"):
+                    wanted.append((column, FTS(stem=True, remove_stop_words=True, ascii_folding=True)))
             for column, config in wanted:
                 if (column,) not in present:
                     _create_index(table, column, config)
@@ -229,8 +236,10 @@ class LanceIndex:
                 lambda: table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
             )
 
-    async def upsert_text(self, passages: list[Passage]) -> None:
-        rows = [{**self._row(p), "text": p.text} for p in passages]
+    async def upsert_text(self, passages: list[Passage], contexts: dict[str, str] | None = None) -> None:
+        """Write passages with the text of their neighbours (``contexts`` by passage id)."""
+        contexts = contexts or {}
+        rows = [{**self._row(p), "text": p.text, "context": contexts.get(p.id, "")} for p in passages]
         await anyio.to_thread.run_sync(lambda: self._upsert(self._text_table(), rows))
 
     async def upsert_vectors(self, space: str, passages: list[Passage], vectors: list[list[float]]) -> None:
@@ -274,9 +283,12 @@ class LanceIndex:
         """(passage id, BM25 score) for the best full-text matches of ``query`` among rows matching ``where``."""
 
         def run() -> list[tuple[str, float]]:
+            from lancedb.query import MultiMatchQuery
+
+            match = MultiMatchQuery(query, ["text", "context"], boosts=[1.0, CONTEXT_BOOST])
             rows = (
                 self._text_table()
-                .search(query, query_type="fts")
+                .search(match, query_type="fts")
                 .where(where, prefilter=True)
                 .select(["id", "_score"])
                 .limit(limit)

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager, suppress
 
 from letta_mcp.models import utcnow
 from letta_mcp.store.codec import ts
-from letta_mcp.store.sqlite import Store
+from letta_mcp.store.sqlite import Queries, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class LeaseManager:
         self.ttl_s = ttl_s
         self.holder = holder or new_holder()
         self._local: dict[str, list[int]] = {}  # agent id -> this process's tickets, oldest first
-        self._changed = asyncio.Condition()
+        self._head: dict[int, asyncio.Event] = {}  # ticket -> set when it heads its agent's local queue
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -112,25 +112,41 @@ class LeaseManager:
         """SQL for the holders alive now (parameter ``:alive`` = now - TTL)."""
         return "SELECT holder FROM processes WHERE heartbeat_at >= :alive"
 
+    async def take_ticket(self, q: Queries, agent_id: str) -> int:
+        """Insert a ticket inside the caller's write transaction; `register` it once committed."""
+        cur = await q.conn.execute(
+            "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now)",
+            {"a": agent_id, "h": self.holder, "now": time.time()},
+        )
+        return int(cur.lastrowid or 0)
+
+    def register(self, agent_id: str, ticket: int) -> None:
+        """Queue a committed ticket locally. Synchronous on purpose: no cancellation can fall
+        between a committed ticket and its registration, which would leave it orphaned."""
+        queue = self._local.setdefault(agent_id, [])
+        # Sorted, not appended: concurrent turns may register in another order than their tickets.
+        bisect.insort(queue, ticket)
+        self._head[ticket] = asyncio.Event()
+        self._head[queue[0]].set()
+
     async def enqueue(self, agent_id: str) -> int:
-        """Take a ticket: from now on this turn is in the agent's queue, after all earlier ones."""
-        async with self.store.write() as q:
-            cur = await q.conn.execute(
-                "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now)",
-                {"a": agent_id, "h": self.holder, "now": time.time()},
-            )
-            ticket = int(cur.lastrowid or 0)
-        async with self._changed:
-            # Sorted, not appended: concurrent enqueues may get here in another order than their
-            # tickets, and the local head must be the lowest ticket or it would wait forever.
-            bisect.insort(self._local.setdefault(agent_id, []), ticket)
-            self._changed.notify_all()
-        return ticket
+        """Take and register a ticket: from now on this turn is queued after all earlier ones."""
+
+        async def take() -> int:
+            async with self.store.write() as q:
+                ticket = await self.take_ticket(q, agent_id)
+            self.register(agent_id, ticket)
+            return ticket
+
+        return await asyncio.shield(take())
 
     async def wait_turn(self, agent_id: str, ticket: int) -> None:
-        """Return when ``ticket`` is the agent's lowest live ticket."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._local[agent_id][0] == ticket)
+        """Return when ``ticket`` is the agent's lowest live ticket.
+
+        Only the local head polls the database (other processes' tickets); the rest wait for
+        their local predecessors to release.
+        """
+        await self._head[ticket].wait()
         delay = _POLL_MIN_S
         while True:
             async with self.store.read() as q, q.conn.execute(
@@ -149,11 +165,13 @@ class LeaseManager:
             async with self.store.write() as q:
                 await q.conn.execute("DELETE FROM lease_tickets WHERE ticket = :t", {"t": ticket})
         finally:
-            async with self._changed:
-                self._local[agent_id].remove(ticket)
-                if not self._local[agent_id]:
-                    del self._local[agent_id]
-                self._changed.notify_all()
+            queue = self._local[agent_id]
+            queue.remove(ticket)
+            del self._head[ticket]
+            if queue:
+                self._head[queue[0]].set()
+            else:
+                del self._local[agent_id]
 
     @asynccontextmanager
     async def hold(self, agent_id: str, ticket: int | None = None) -> AsyncIterator[int]:
