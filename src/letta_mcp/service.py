@@ -15,12 +15,12 @@ Usage::
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from letta_mcp.access import current_principal
+from letta_mcp.agent_specs import DEFAULT_TOOLS, block_specs, check_blocks, check_tools, new_block
 from letta_mcp.changes import Change, ChangeFeed, ChangeListener
 from letta_mcp.config import Settings
 from letta_mcp.embed.base import Embedder
@@ -56,14 +56,10 @@ from letta_mcp.runtime.context import ContextConfig, ContextOverview, overview
 from letta_mcp.runtime.loop import StepCallback
 from letta_mcp.runtime.memory import render_memory
 from letta_mcp.runtime.prompts import (
-    DEFAULT_HUMAN,
-    DEFAULT_PERSONA,
     DEFAULT_SYSTEM_PROMPT,
-    STANDARD_DESCRIPTIONS,
 )
 from letta_mcp.runtime.system_message import memory_stats, refresh_system_message
 from letta_mcp.runtime.tool_schemas import tool_schema
-from letta_mcp.runtime.tools import BUILTIN_TOOLS
 from letta_mcp.service_archival import ArchivalService
 from letta_mcp.service_runs import RunDetails, RunService
 from letta_mcp.store import Store
@@ -72,17 +68,6 @@ from letta_mcp.store.lease import LeaseManager
 
 log = logging.getLogger(__name__)
 
-# Tools a new agent gets unless told otherwise: every memory editor and recall search.
-# memory_finish_edits ends the turn without a reply, which only suits background memory agents.
-DEFAULT_TOOLS: tuple[str, ...] = (
-    "memory_insert",
-    "memory_replace",
-    "memory_rethink",
-    "core_memory_append",
-    "core_memory_replace",
-    "conversation_search",
-)
-_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 _LIST_AGENTS_HINT = "Call list_agents to see the agents that exist."
 
 
@@ -194,12 +179,12 @@ class AgentService:
         context_window: int | None = None,
     ) -> AgentDetails:
         base = await self._template(template) if template else None
-        specs = self._block_specs(base, blocks, persona=persona, human=human)
+        specs = block_specs(base, blocks, persona=persona, human=human)
         model = model or (base.model if base else self.settings.default_model)
         tool_names = tools if tools is not None else (base.tools if base else list(DEFAULT_TOOLS))
         self._check_model(model)
-        self._check_tools(tool_names)
-        self._check_blocks(specs)
+        check_tools(tool_names)
+        check_blocks(specs)
         now = utcnow()
         agent = Agent(
             id=new_id("agent"),
@@ -218,7 +203,13 @@ class AgentService:
         async with self.store.write() as q:
             await q.agents.insert(agent)
             created = [
-                await create_block(q, agent.id, self._new_block(spec, now), actor="user", reason="create_agent")
+                await create_block(
+                    q,
+                    agent.id,
+                    new_block(spec, now, self.settings.default_block_limit),
+                    actor="user",
+                    reason="create_agent",
+                )
                 for spec in specs
             ]
             await refresh_system_message(q, agent, now)
@@ -263,7 +254,7 @@ class AgentService:
         if model is not None:
             self._check_model(model)
         if tools is not None:
-            self._check_tools(tools)
+            check_tools(tools)
         changes: dict[str, object] = {
             k: v
             for k, v in {
@@ -356,9 +347,7 @@ class AgentService:
         """A run with its steps so far, the messages it added and its reply (once finished)."""
         return await self.runs.details(await self.get_run(run_id))
 
-    async def list_runs(
-        self, agent_id: str, *, status: RunStatus | None = None, limit: int = 20
-    ) -> list[Run]:
+    async def list_runs(self, agent_id: str, *, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
             return await q.runs.for_agent(agent_id, status=status, limit=limit)
@@ -550,74 +539,11 @@ class AgentService:
             raise NotFoundError(f"No template named {name!r}. Call list_templates to see the templates.")
         return template
 
-    @staticmethod
-    def _block_specs(
-        base: Template | None, blocks: list[BlockSpec] | None, *, persona: str | None, human: str | None
-    ) -> list[BlockSpec]:
-        """The new agent's blocks: the template's (or persona + human), then ``blocks`` by label,
-        then the ``persona``/``human`` shorthands."""
-        if base is not None:
-            specs = {b.label: b.model_copy() for b in base.blocks}
-        else:
-            specs = {
-                "persona": BlockSpec(label="persona", value=DEFAULT_PERSONA),
-                "human": BlockSpec(label="human", value=DEFAULT_HUMAN),
-            }
-        explicit = [b.label for b in blocks or []]
-        if len(explicit) != len(set(explicit)):
-            raise InvalidRequestError("Block labels in blocks must be unique.")
-        specs.update({b.label: b.model_copy() for b in blocks or []})
-        for label, value in (("persona", persona), ("human", human)):
-            if value is None:
-                continue
-            if label in explicit:
-                raise InvalidRequestError(f"'{label}' was given both as an argument and in blocks; give it once.")
-            spec = specs.get(label) or BlockSpec(label=label)
-            specs[label] = spec.model_copy(update={"value": value})
-        return list(specs.values())
-
-    def _new_block(self, spec: BlockSpec, now: datetime) -> Block:
-        return Block(
-            id=new_id("block"),
-            label=spec.label,
-            value=spec.value,
-            limit=spec.limit or max(self.settings.default_block_limit, len(spec.value)),
-            description=spec.description or STANDARD_DESCRIPTIONS.get(spec.label),
-            read_only=spec.read_only,
-            metadata=spec.metadata,
-            created_at=now,
-            updated_at=now,
-        )
-
     def _check_model(self, model: str) -> None:
         try:
             self.providers.resolve(model)
         except LLMConfigurationError as e:
             raise InvalidRequestError(str(e)) from e
-
-    def _check_tools(self, tools: list[str]) -> None:
-        unknown = [t for t in tools if t not in BUILTIN_TOOLS]
-        if unknown:
-            raise InvalidRequestError(
-                f"Unknown tool(s): {', '.join(unknown)}. Available tools: {', '.join(BUILTIN_TOOLS)}."
-            )
-
-    def _check_blocks(self, specs: list[BlockSpec]) -> None:
-        seen: set[str] = set()
-        for spec in specs:
-            if not _LABEL.match(spec.label):
-                raise InvalidRequestError(
-                    f"Invalid block label {spec.label!r}: use letters, digits, '_' or '-', starting with a "
-                    "letter or '_' (at most 64 characters), e.g. 'human' or 'project_notes'."
-                )
-            if spec.label in seen:
-                raise InvalidRequestError(f"Block label {spec.label!r} appears twice; labels must be unique.")
-            seen.add(spec.label)
-            if spec.limit is not None and len(spec.value) > spec.limit:
-                raise MemoryLimitError(
-                    f"Block {spec.label!r} has {len(spec.value)} characters, over its limit of {spec.limit}. "
-                    "Shorten the value or raise the limit."
-                )
 
     async def _require_agent(self, q, agent_id: str) -> Agent:
         """The agent, if it exists and the acting principal may see it; otherwise the same not-found

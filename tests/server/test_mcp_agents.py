@@ -14,6 +14,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
+from letta_mcp.agent_specs import DEFAULT_TOOLS
 from letta_mcp.llm.scripted import ScriptedProvider, reply
 from letta_mcp.models import Role
 from letta_mcp.runtime.prompts import (
@@ -23,7 +24,7 @@ from letta_mcp.runtime.prompts import (
     PERSONA_DESCRIPTION,
 )
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
-from letta_mcp.service import DEFAULT_TOOLS, AgentService
+from letta_mcp.service import AgentService
 
 pytestmark = pytest.mark.anyio
 

@@ -84,7 +84,8 @@ class LocalEmbedder:
         batch_size: texts per onnxruntime call (memory grows with batch x longest text).
         threads: onnxruntime intra-op threads; None lets onnxruntime use the physical cores.
 
-    Construction loads and verifies the model (blocking, ~0.2 s); use `open` from async code.
+    Construction loads and verifies the model (blocking, a fraction of a second); use `open` from
+    async code.
     """
 
     def __init__(

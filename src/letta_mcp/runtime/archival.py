@@ -47,8 +47,12 @@ MAX_INSERT_CHARS = 1_000_000
 MAX_QUERY_CHARS = 10_000
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
-RRF_K = 60
-"""Reciprocal-rank fusion constant: score = Σ 1 / (RRF_K + rank) over the full-text and vector lists."""
+RRF_K = 20
+"""Reciprocal-rank fusion: score = Σ weight / (RRF_K + rank) over the full-text and vector lists."""
+FUSION_WEIGHTS = (1.0, 0.4)
+"""Weights of the full-text and vector lists. Measured on LoCoMo dev with all-MiniLM-L6-v2 (recall@10:
+full-text 0.734, vectors 0.541): equal weights with k=60 gave 0.698, below full-text alone; k=20 with
+vectors at 0.4 gives 0.768 (k 10-30 × weight 0.3-0.5 all 0.74-0.77)."""
 
 
 class ArchivalError(Exception):
@@ -103,13 +107,15 @@ def _check_tags(tags: Sequence[str]) -> list[str]:
     return cleaned
 
 
-def fuse(ranked: Sequence[Sequence[str]]) -> list[tuple[str, float, list[int | None]]]:
-    """Reciprocal-rank fusion of several best-first id lists: (id, score, 1-based rank in each list)."""
+def fuse(
+    ranked: Sequence[Sequence[str]], weights: Sequence[float] = FUSION_WEIGHTS
+) -> list[tuple[str, float, list[int | None]]]:
+    """Weighted reciprocal-rank fusion of best-first id lists: (id, score, 1-based rank in each list)."""
     scores: dict[str, float] = {}
     ranks: dict[str, list[int | None]] = {}
     for n, ids in enumerate(ranked):
         for rank, pid in enumerate(dict.fromkeys(ids), start=1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (RRF_K + rank)
+            scores[pid] = scores.get(pid, 0.0) + weights[n] / (RRF_K + rank)
             ranks.setdefault(pid, [None] * len(ranked))[n] = rank
     order = sorted(scores, key=lambda pid: -scores[pid])
     return [(pid, scores[pid], ranks[pid]) for pid in order]
@@ -258,7 +264,7 @@ class ArchivalMemory:
         lance = await self.indexer.open_index(q)  # first: opening checks for drift, may mark rows to re-index
         await self.indexer.flush_text(archive_ids, q)
         where = build_filter(archive_ids, tags=tag_list, match_all_tags=tag_match_mode == "all", start=start, end=end)
-        pool = min(max(top_k * 3, 30), 300)
+        pool = min(max(top_k * 3, 50), 300)  # candidates per list: fusion needs more than top_k
         lists: list[list[tuple[str, float]]] = []
         if mode != "vector":
             lists.append(await lance.search_text(query, where, pool))

@@ -30,7 +30,8 @@ ToolNames = Annotated[
     list[str] | None,
     Field(
         description="Built-in tools the agent may call (default: memory_insert, memory_replace, memory_rethink, "
-        "core_memory_append, core_memory_replace, conversation_search). Also available: memory_finish_edits."
+        "core_memory_append, core_memory_replace, conversation_search, archival_memory_insert, "
+        "archival_memory_search). Also available: memory_finish_edits."
     ),
 ]
 
