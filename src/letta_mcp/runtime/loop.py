@@ -78,7 +78,7 @@ class AgentLoop:
         archival: ArchivalMemory | None = None,
     ) -> None:
         self._store = store
-        self._archival = archival  # for the archival tools: ToolContext(..., archival=self._archival)
+        self._archival = archival  # the engine behind the archival_memory_* tools
         self._providers = providers
         self._default_block_limit = default_block_limit
         self.context = context or ContextConfig()
@@ -215,7 +215,13 @@ class AgentLoop:
             assistant.tokens = estimate_message(assistant)
             added = [assistant]
             outcomes: list[ToolOutcome] = []
-            ctx = ToolContext(agent=agent, q=q, run_id=run.id, default_block_limit=self._default_block_limit)
+            ctx = ToolContext(
+                agent=agent,
+                q=q,
+                run_id=run.id,
+                default_block_limit=self._default_block_limit,
+                archival=self._archival,
+            )
             for call in response.tool_calls:
                 outcome = await execute_tool(ctx, call)
                 outcomes.append(outcome)
