@@ -11,6 +11,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
+from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import Agent, ToolCall
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
@@ -152,3 +153,26 @@ async def test_mcp_errors_are_actionable(client: Client, service: AgentService) 
     assert empty.is_error  # rejected by the input schema before any work
     assert vector.is_error and "needs an embedder" in vector.content[0].text
     assert missing.is_error and "no archival passage" in missing.content[0].text
+
+
+async def test_an_agent_remembers_through_archival_memory_across_turns(
+    service: AgentService, scripted: ScriptedProvider
+) -> None:
+    agent = (await service.create_agent(name="sam")).agent
+    assert "archival_memory_insert" in agent.tools and "archival_memory_search" in agent.tools  # on by default
+    scripted.add(
+        call("archival_memory_insert", {"content": "Sarah's sister Emma moves to Lisbon in June.", "tags": ["sarah"]}),
+        reply("Noted."),
+    )
+    await service.send_message(agent.id, "My sister Emma moves to Lisbon in June.")
+    scripted.add(call("archival_memory_search", {"query": "where does Emma move"}), reply("To Lisbon."))
+
+    result = await service.send_message(agent.id, "Where is my sister moving?")
+
+    assert result.reply == "To Lisbon."
+    envelope = json.loads(result.messages[-2].content or "")
+    assert envelope["status"] == "OK"
+    assert [r["content"] for r in json.loads(envelope["message"])] == ["Sarah's sister Emma moves to Lisbon in June."]
+    system = scripted.requests[-1].messages[0].content or ""
+    assert "- 1 total memories you created are stored in archival memory" in system
+    assert "- Available archival memory tags: sarah" in system

@@ -164,6 +164,11 @@ class ArchivalMemory:
     async def aclose(self) -> None:
         await self.indexer.aclose()
 
+    async def ready(self) -> None:
+        """Open the index (importing lancedb, seconds the first time) outside any transaction, so an
+        agent step that is about to use archival memory never does that while holding the write lock."""
+        await self.indexer.open_index()
+
     def notify(self) -> None:
         """Wake the background indexer after committing new passages (safe inside a transaction)."""
         self.indexer.notify()

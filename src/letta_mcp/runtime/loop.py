@@ -194,6 +194,8 @@ class AgentLoop:
             await self._finish(run, StopReason.invalid_llm_response, failed_step=step)
             return StopReason.invalid_llm_response, False
 
+        if self._archival is not None and any(c.name.startswith("archival_") for c in response.tool_calls):
+            await self._archival.ready()
         async with self._store.write() as q:
             await q.runs.insert_step(step)
             if ratio is not None:
