@@ -42,6 +42,7 @@ from letta_mcp.models import (
 from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.compaction import WARNING_KIND, CompactionResult, Compactor, choose_cut, warning_message
 from letta_mcp.runtime.context import ContextConfig, measure
+from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
@@ -83,6 +84,7 @@ class AgentLoop:
         self._default_block_limit = default_block_limit
         self.context = context or ContextConfig()
         self.calibration = calibration or Calibration()
+        self._contexts = ContextCache()
         self._compactor = Compactor(providers, summarizer_model=self.context.summarizer_model)
 
     async def run_turn(
@@ -315,7 +317,7 @@ class AgentLoop:
 
     async def _load(self, agent_id: str) -> list[Message]:
         async with self._store.read() as q:
-            return await q.messages.in_context(agent_id)
+            return await self._contexts.load(q, agent_id)
 
     async def _finish(self, run: Run, stop: StopReason, *, failed_step: Step | None = None) -> None:
         _close(run, stop)

@@ -112,6 +112,36 @@ class MessageQueries:
         ) as cur:
             return [_message(row) for row in await cur.fetchall()]
 
+    async def system_message(self, agent_id: str) -> Message | None:
+        async with self._conn.execute(
+            "SELECT * FROM messages WHERE agent_id = :agent_id AND seq = 0", {"agent_id": agent_id}
+        ) as cur:
+            row = await cur.fetchone()
+        return _message(row) if row else None
+
+    async def context_stamp(self, agent_id: str) -> tuple[int, int]:
+        """(highest seq, count) of the in-context messages after the system message.
+
+        Only the system message is ever rewritten in place; every other change to the window appends
+        a message or evicts some (and a compaction also appends its summary), so this pair, read
+        from the partial index alone, tells whether a cached window is still current.
+        """
+        async with self._conn.execute(
+            "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM messages WHERE agent_id = :agent_id AND in_context = 1"
+            " AND seq > 0",
+            {"agent_id": agent_id},
+        ) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def in_context_after(self, agent_id: str, seq: int) -> list[Message]:
+        """In-context messages newer than ``seq``, in seq order (an incremental window update)."""
+        async with self._conn.execute(
+            "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1 AND seq > :seq ORDER BY seq",
+            {"agent_id": agent_id, "seq": seq},
+        ) as cur:
+            return [_message(row) for row in await cur.fetchall()]
+
     async def for_run(self, run_id: str) -> list[Message]:
         """Messages a run added, in order (the run index keeps this cheap)."""
         async with self._conn.execute(
