@@ -1,0 +1,56 @@
+"""The in-process context cache stays exact when another process changes the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from letta_mcp.models import Agent, Message, Role, new_id, utcnow
+from letta_mcp.runtime.context_cache import ContextCache
+from letta_mcp.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+def _msg(agent_id: str, seq: int, content: str, *, role: Role = Role.user, kind: str | None = None) -> Message:
+    return Message(
+        id=new_id("message"), agent_id=agent_id, seq=seq, role=role, content=content, kind=kind, created_at=utcnow()
+    )
+
+
+async def test_cache_follows_appends_evictions_and_system_rewrites_from_another_process(tmp_path: Path) -> None:
+    ours, theirs = await Store.open(tmp_path / "letta.db"), await Store.open(tmp_path / "letta.db")
+    cache = ContextCache()
+    now = utcnow()
+    agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
+    try:
+        async with ours.write() as q:
+            await q.agents.insert(agent)
+            await q.messages.insert(
+                [_msg(agent.id, 0, "system v1", role=Role.system), *(_msg(agent.id, i, f"m{i}") for i in range(1, 6))]
+            )
+
+        async def window() -> list[str | None]:
+            async with ours.read() as q:
+                return [m.content for m in await cache.load(q, agent.id)]
+
+        assert await window() == ["system v1", "m1", "m2", "m3", "m4", "m5"]
+        async with theirs.write() as q:  # another process appends
+            await q.messages.insert([_msg(agent.id, 6, "m6"), _msg(agent.id, 7, "m7")])
+        assert await window() == ["system v1", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]
+        async with theirs.write() as q:  # ... compacts: evicts m1..m4, adds a summary
+            evicted = [m.id for m in await q.messages.in_context(agent.id) if m.content in {"m1", "m2", "m3", "m4"}]
+            await q.messages.set_in_context(evicted, False)
+            await q.messages.insert([_msg(agent.id, 8, "summary", kind="summary")])
+        assert await window() == ["system v1", "summary", "m5", "m6", "m7"]
+        async with theirs.write() as q:  # ... and rewrites the system message in place
+            system = await q.messages.system_message(agent.id)
+            await q.messages.update_content(system.id, "system v2", 3)
+        assert await window() == ["system v2", "summary", "m5", "m6", "m7"]
+        async with ours.read() as q:  # callers may extend what they get without touching the cache
+            (await cache.load(q, agent.id)).append(_msg(agent.id, 99, "x"))
+        assert await window() == ["system v2", "summary", "m5", "m6", "m7"]
+    finally:
+        await ours.close()
+        await theirs.close()
