@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp_helpers import err, ok, snapshot
 
 from letta_mcp.agent_specs import DEFAULT_TOOLS
 from letta_mcp.llm.scripted import ScriptedProvider, reply
@@ -37,32 +37,6 @@ MEMORY_TOOLS = [
     "core_memory_replace",
     "conversation_search",
 ]
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def err(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
-
-
-async def snapshot(service: AgentService) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (FTS shadow tables aside): equal snapshots mean nothing was written."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    async with service.store.read() as q:
-        async with q.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND name NOT LIKE 'messages_fts%'"
-        ) as cur:
-            tables = [row[0] for row in await cur.fetchall()]
-        for table in tables:
-            async with q.conn.execute(f"SELECT * FROM {table} ORDER BY rowid") as cur:
-                out[table] = [tuple(row) for row in await cur.fetchall()]
-    return out
 
 
 async def create(client: Client, **args: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp_helpers import err, ok, snapshot
 
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import ModelRequest, ModelResponse, Role, ToolCall, Usage
@@ -22,32 +22,6 @@ from letta_mcp.service import AgentService
 pytestmark = pytest.mark.anyio
 
 MISSING = "agent-00000000-0000-4000-8000-000000000000"
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def err(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
-
-
-async def snapshot(service: AgentService) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (FTS shadow tables aside): equal snapshots mean nothing was written."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    async with service.store.read() as q:
-        async with q.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND name NOT LIKE 'messages_fts%'"
-        ) as cur:
-            tables = [row[0] for row in await cur.fetchall()]
-        for table in tables:
-            async with q.conn.execute(f"SELECT * FROM {table} ORDER BY rowid") as cur:
-                out[table] = [tuple(row) for row in await cur.fetchall()]
-    return out
 
 
 async def create(client: Client, **args: Any) -> str:

@@ -7,22 +7,15 @@ read back (list_messages, search_messages, get_memory), including the agent's ow
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp_helpers import ok
 
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import ModelRequest
 
 pytestmark = pytest.mark.anyio
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def text_of(request: ModelRequest) -> str:

@@ -19,6 +19,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
+from mcp_helpers import err, ok
 
 from fake_openai import FakeOpenAI, delay, error, text, tool_call
 from letta_mcp.config import Settings
@@ -30,17 +31,6 @@ pytestmark = pytest.mark.anyio
 
 Make = Callable[..., Awaitable[tuple[Client, AgentService]]]
 USAGE = {"prompt_tokens": 40, "completion_tokens": 6, "total_tokens": 46}
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def err(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 @pytest.fixture

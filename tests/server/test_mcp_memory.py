@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp_helpers import err, ok
 
 from letta_mcp.llm.scripted import ScriptedProvider, reply
 from letta_mcp.models import ModelResponse, ToolCall
@@ -23,17 +23,6 @@ pytestmark = pytest.mark.anyio
 
 READ_ONLY = "Error This block is read-only and cannot be edited."
 RECOMPILED = "- System prompt last recompiled: "
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def err(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 async def create(client: Client, **args: Any) -> str:

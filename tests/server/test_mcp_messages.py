@@ -8,19 +8,13 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp_helpers import ok
 
 from letta_mcp.llm.scripted import ScriptedProvider, reply
 from letta_mcp.models import ModelResponse, Role, ToolCall, Usage
 from letta_mcp.service import AgentService
 
 pytestmark = pytest.mark.anyio
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def create(client: Client, **args: Any) -> str:

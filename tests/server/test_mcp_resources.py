@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from mcp import Client, MCPError
-from mcp.types import CallToolResult
+from mcp_helpers import ok
 
 from letta_mcp.service import AgentService
 
@@ -20,12 +19,6 @@ OUR_TEMPLATES = {
     "letta://agents/{agent_id}/memory": "text/plain",
     "letta://agents/{agent_id}/blocks/{label}": "text/plain",
 }
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 async def read(client: Client, uri: str) -> tuple[str, str | None]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
+from mcp_helpers import err, ok
 
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.service import AgentService
@@ -20,17 +20,6 @@ from letta_mcp.service import AgentService
 pytestmark = pytest.mark.anyio
 
 CONFIG = ("system", "model", "tools", "tags", "max_steps")
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content[0].text
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-def err(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 def blocks_of(agent: dict[str, Any]) -> list[tuple[Any, ...]]:
