@@ -141,22 +141,22 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def import_time(statement: str) -> float:
-    """Best of three wall times of a fresh interpreter running ``statement``."""
+def import_time(statement: str, tries: int = 3) -> float:
+    """Best wall time of a fresh interpreter running ``statement``."""
     best = float("inf")
-    for _ in range(3):
+    for _ in range(tries):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", statement], check=True)
         best = min(best, time.perf_counter() - t)
     return best
 
 
-async def cold_start(root: Path) -> float:
-    """Seconds from spawning ``letta-mcp serve`` (stdio) to its first ``tools/list`` answer (best of 3)."""
+async def cold_start(root: Path, tries: int = 3) -> float:
+    """Seconds from spawning ``letta-mcp serve`` (stdio) to its first ``tools/list`` answer (best of N)."""
     from mcp import Client, StdioServerParameters
 
     best = float("inf")
-    for i in range(3):
+    for i in range(tries):
         params = StdioServerParameters(
             command=sys.executable,
             args=["-m", "letta_mcp", "serve", "--data-dir", str(root / f"cold-{i}"), "--log-level", "WARNING"],
@@ -188,17 +188,18 @@ async def stdio_round_trip(root: Path, messages: int) -> dict[str, float]:
 
 async def main(quick: bool) -> dict[str, object]:
     histories = [100, 1_000] if quick else [100, 10_000, 100_000]
-    messages = 30 if quick else 300
+    messages = 20 if quick else 300
+    tries = 1 if quick else 3
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         overhead = {h: await per_message_overhead(root, h, messages) for h in histories}
         agents = [1, 10] if quick else [1, 10, 100]
-        rates = {n: await throughput(root, n, 20 if quick else 30) for n in agents}
-        rss_agents = 500 if quick else 10_000
+        rates = {n: await throughput(root, n, 10 if quick else 30) for n in agents}
+        rss_agents = 200 if quick else 10_000
         rss = await rss_with_agents(root, rss_agents)
-        cold = await cold_start(root)
+        cold = await cold_start(root, tries)
         stdio = await stdio_round_trip(root, 20 if quick else 200)
-    floor = import_time("import mcp.server")
+    floor = import_time("import mcp.server", tries)
     first, last = histories[0], histories[-1]
     return {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},

@@ -313,8 +313,9 @@ class AgentService:
             raise InvalidRequestError("role must be 'user' or 'system'.")
         if not message.strip():
             raise InvalidRequestError("message is empty; send the text the agent should respond to.")
-        details = await self.get_agent(agent_id)
-        agent = details.agent
+        async with self.store.read() as q:  # no message counts: this is the per-message hot path
+            agent = await self._require_agent(q, agent_id)
+            blocks_before = await q.blocks.for_agent(agent_id)
         try:
             self.providers.resolve(agent.model)
         except LLMConfigurationError as e:
@@ -322,7 +323,7 @@ class AgentService:
 
         async def announce() -> None:
             # The input message is committed even when the turn fails, so readers always hear of it.
-            await self._emit_turn(agent, details.blocks)
+            await self._emit_turn(agent, blocks_before)
 
         run = await self.runs.submit(
             agent, message, role=role, max_steps=max_steps, background=background, on_step=on_step, on_done=announce

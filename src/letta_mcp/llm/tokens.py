@@ -83,7 +83,8 @@ class Calibration:
         return round(raw * self.ratio(model))
 
     def observe(self, model: str, raw: int, reported: int) -> float | None:
-        """Fold in one call's reported prompt tokens; returns the new ratio (None if unusable)."""
+        """Fold in one call's reported prompt tokens; returns the new ratio when it moved by more than
+        0.5% (worth persisting), else None."""
         if raw <= 0 or reported <= 0:
             return None
         low, high = _RATIO_BOUNDS
@@ -91,4 +92,4 @@ class Calibration:
         current = self._ratios.get(model)
         updated = seen if current is None else current + _SMOOTHING * (seen - current)
         self._ratios[model] = updated
-        return updated
+        return updated if current is None or abs(updated - current) > 0.005 * current else None
