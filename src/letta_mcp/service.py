@@ -321,9 +321,9 @@ class AgentService:
         except LLMConfigurationError as e:
             raise AgentUnavailableError(str(e), run_id="") from e
 
-        async def announce() -> None:
+        async def announce(run: Run) -> None:
             # The input message is committed even when the turn fails, so readers always hear of it.
-            await self._emit_turn(agent, blocks_before)
+            await self._emit_turn(agent, blocks_before, run.id)
 
         run = await self.runs.submit(
             agent, message, role=role, max_steps=max_steps, background=background, on_step=on_step, on_done=announce
@@ -554,13 +554,13 @@ class AgentService:
             raise self._agent_not_found(agent_id)
         return agent
 
-    async def _emit_turn(self, agent: Agent, blocks_before: list[Block]) -> None:
-        """Announce a turn's new messages and the blocks the agent edited during it."""
+    async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
+        """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
         async with self.store.read() as q:
             after = await q.blocks.for_agent(agent.id)
         versions = {b.label: b.version for b in blocks_before}
         edited = tuple(b.label for b in after if versions.get(b.label) != b.version)
-        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True))
+        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True, run_id=run_id))
 
     @staticmethod
     def _agent_not_found(agent_id: str) -> NotFoundError:

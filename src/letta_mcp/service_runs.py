@@ -50,7 +50,7 @@ class RunService:
         max_steps: int | None,
         background: bool,
         on_step: StepCallback | None = None,
-        on_done: Callable[[], Awaitable[None]] | None = None,
+        on_done: Callable[[Run], Awaitable[None]] | None = None,
     ) -> Run:
         """Accept a message: commit the run and its turn ticket, then execute it in its own task."""
         run = Run(
@@ -95,14 +95,14 @@ class RunService:
         ticket: int,
         max_steps: int | None,
         on_step: StepCallback | None,
-        on_done: Callable[[], Awaitable[None]] | None,
+        on_done: Callable[[Run], Awaitable[None]] | None,
     ) -> TurnResult | None:
         try:
             return await self._run_when_due(run, ticket, max_steps, on_step)
         finally:
             if on_done is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(on_done())
+                    await asyncio.shield(on_done(run))
 
     async def _run_when_due(
         self, run: Run, ticket: int, max_steps: int | None, on_step: StepCallback | None

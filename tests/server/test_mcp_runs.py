@@ -166,3 +166,19 @@ async def test_a_caller_that_hangs_up_does_not_stop_the_run(gated_service: tuple
         await service.runs.wait(runs[0])
     details = await service.get_run_details(runs[0].id)
     assert details.run.status is RunStatus.completed and details.reply == "done"
+
+
+async def test_run_subscribers_hear_when_it_finishes(gated_service: tuple[AgentService, GatedModel]) -> None:
+    service, model = gated_service
+    async with Client(create_server(service)) as client:
+        agent_id = (await client.call_tool("create_agent", {"name": "w"})).structured_content["id"]
+        sent = await client.call_tool("send_message", {"agent_id": agent_id, "message": "hi", "background": True})
+        uri = f"letta://runs/{sent.structured_content['run_id']}"
+        async with client.listen(resource_subscriptions=[uri]) as events:
+            for i in range(3):
+                model.open(i)
+            with anyio.fail_after(10):
+                event = await anext(aiter(events))
+        assert event.uri == uri
+        run = (await client.call_tool("get_run", {"run_id": sent.structured_content["run_id"]})).structured_content
+        assert run["status"] == "completed"
