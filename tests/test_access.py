@@ -90,13 +90,13 @@ async def test_changes_are_announced_after_commit(service: AgentService, scripte
         agent = (await service.create_agent(name="a")).agent
         await service.update_block(agent.id, "human", value="Alice")
         scripted.add(call("core_memory_append", {"label": "persona", "content": "I rhyme."}), reply("Done."))
-        await service.send_message(agent.id, "rhyme please")
+        turn = await service.send_message(agent.id, "rhyme please")
     unsubscribe()
     await service.update_block(agent.id, "human", value="unheard")
     assert heard == [
         Change("alice", agent.id, agent=True),
         Change("alice", agent.id, blocks=("human",)),
-        Change("alice", agent.id, blocks=("persona",), messages=True),
+        Change("alice", agent.id, blocks=("persona",), messages=True, run_id=turn.run.id),
     ]
 
 
