@@ -57,6 +57,15 @@ async def _agent(service: AgentService, window: int | None = WINDOW) -> str:
     return details.agent.id
 
 
+async def _chat_until_compaction(service: AgentService, model: Model, agent_id: str) -> int:
+    """Send numbered facts until the model has been asked for a summary; returns the last number sent."""
+    i = 0
+    while not model.summarizer_requests:
+        i += 1
+        await service.send_message(agent_id, _user_text(i))
+    return i
+
+
 def newest_user_message(request: ModelRequest) -> str | None:
     """The newest message the user wrote (runtime notices are user-role too, but JSON alerts)."""
     return next(
@@ -113,10 +122,7 @@ async def test_memory_pressure_warning_comes_before_first_compaction(
     model = Model()
     scripted.default = model
     agent_id = await _agent(service)
-    i = 0
-    while not model.summarizer_requests:
-        i += 1
-        await service.send_message(agent_id, _user_text(i))
+    await _chat_until_compaction(service, model, agent_id)
     warned = [
         n
         for n, r in enumerate(model.turn_requests)
@@ -132,10 +138,7 @@ async def test_summarizer_failure_evicts_anyway_and_keeps_previous_summary(
     model = Model()
     scripted.default = model
     agent_id = await _agent(service)
-    i = 0
-    while not model.summarizer_requests:
-        i += 1
-        await service.send_message(agent_id, _user_text(i))
+    i = await _chat_until_compaction(service, model, agent_id)
     first_summary = (await service.get_context(agent_id)).summary
     assert first_summary and "FACT-1" in first_summary
     model.summarizer_fails = True
