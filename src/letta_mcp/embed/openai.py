@@ -9,18 +9,15 @@ client built on first use, in a worker thread, so neither server start-up nor th
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
-
 from letta_mcp.embed.errors import EmbedError
+from letta_mcp.openai_client import PLACEHOLDER_KEY, build_client
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-_PLACEHOLDER_KEY = "no-key-needed"  # local servers ignore the key, but the SDK insists on one
 KNOWN_DIMS: dict[str, int] = {
     "text-embedding-3-small": 1536,
     "text-embedding-3-large": 3072,
@@ -125,20 +122,15 @@ class OpenAIEmbedder:
                         f"No API key for the embeddings provider {self.provider!r} ({self.base_url}). Set "
                         "OPENAI_API_KEY, point OPENAI_BASE_URL at a local server, or set embedder = 'none'."
                     )
-                key = _PLACEHOLDER_KEY
-            client = await anyio.to_thread.run_sync(self._build_client, key)
+                key = PLACEHOLDER_KEY
+            client = await build_client(
+                api_key=key, base_url=self.base_url, timeout_s=self._timeout_s, max_retries=self._max_retries
+            )
             if self._client is None:
                 self._client = client
             else:  # another task built one while we waited for the thread
                 await client.close()
         return self._client
-
-    def _build_client(self, key: str) -> AsyncOpenAI:
-        openai = importlib.import_module("openai")
-        client: AsyncOpenAI = openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=self._timeout_s, max_retries=self._max_retries
-        )
-        return client
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

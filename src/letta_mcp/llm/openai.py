@@ -16,7 +16,6 @@ Design points:
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 import socket
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
-import anyio.to_thread
 
 from letta_mcp.llm.errors import (
     ContextWindowExceededError,
@@ -39,6 +37,7 @@ from letta_mcp.llm.errors import (
     LLMTimeoutError,
 )
 from letta_mcp.models import ChatMessage, ModelRequest, ModelResponse, Role, ToolCall, Usage
+from letta_mcp.openai_client import PLACEHOLDER_KEY, build_client
 
 if TYPE_CHECKING:
     from openai import APIError, APIStatusError, AsyncOpenAI
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers (Ollama, LM Studio, llama.cpp) ignore the key, but the SDK insists on one.
-_PLACEHOLDER_KEY = "no-key-needed"
 # How servers without the "context_length_exceeded" code word it (vLLM, llama.cpp, OpenRouter, …).
 _CONTEXT_PHRASES = (
     "context length",
@@ -128,25 +126,18 @@ class OpenAIProvider:
                         "(Ollama, vLLM, LM Studio), or configure the provider's api_key/base_url in the "
                         "config file."
                     )
-                key = _PLACEHOLDER_KEY
-            client = await anyio.to_thread.run_sync(self._build_client, key)
+                key = PLACEHOLDER_KEY
+            client = await build_client(api_key=key, base_url=self.base_url, timeout_s=self._timeout_s, max_retries=0)
             if self._client is None:
                 self._client = client
             else:  # another task built one while we waited for the thread
                 await client.close()
         return self._client
 
-    def _build_client(self, key: str) -> AsyncOpenAI:
-        openai = importlib.import_module("openai")
-        client: AsyncOpenAI = openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=self._timeout_s, max_retries=0
-        )
-        return client
-
     # --- retries and errors ---------------------------------------------------------------------
 
     async def _create(self, client: AsyncOpenAI, kwargs: dict[str, Any], model: str) -> ChatCompletion:
-        import openai  # already loaded by _build_client; only needed for the exception classes
+        import openai  # already loaded by build_client; only needed for the exception classes
 
         attempt = 0
         while True:
