@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from letta_mcp.access import LOCAL, Principal, acting_as, current_principal
-from letta_mcp.changes import Change
-from letta_mcp.errors import NotFoundError
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.service import AgentService
+from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
+from letta_mcp.service.changes import Change
+from letta_mcp.service.errors import NotFoundError
 from letta_mcp.store import Store
 from letta_mcp.store.migrations import MIGRATIONS
 

@@ -74,8 +74,8 @@ async def test_readme_tool_table_matches_the_server(client: Client) -> None:
 
 def test_readme_lists_the_agents_own_tools() -> None:
     """The default and optional built-in agent tools, as the README lists them, match the code."""
-    from letta_mcp.agent_specs import DEFAULT_TOOLS
     from letta_mcp.runtime.tools import BUILTIN_TOOLS
+    from letta_mcp.service.specs import DEFAULT_TOOLS
 
     def listed(prefix: str) -> set[str]:
         item = re.search(rf"^- {prefix}(.*?)[;.]\n(?!  )", README, flags=re.MULTILINE | re.DOTALL)

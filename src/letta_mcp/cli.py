@@ -175,7 +175,7 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
 async def _reindex(settings: Settings) -> int:
     """Rebuild the archival index; a progress bar on stderr (stdout stays free for scripts)."""
     from letta_mcp.embed.errors import EmbedError
-    from letta_mcp.service_archival import ArchivalService
+    from letta_mcp.service.archival import ArchivalService
     from letta_mcp.store import Store
 
     store = await Store.open(settings.data_dir / "letta.db")

@@ -79,7 +79,7 @@ class Agent(_Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     max_steps: int = 50
     context_window: int | None = None  # tokens; None: the model's known window
-    owner: str = "local"  # the principal that owns it (see letta_mcp.access)
+    owner: str = "local"  # the principal that owns it (see letta_mcp.service.access)
     created_at: datetime
     updated_at: datetime
 
@@ -288,7 +288,7 @@ class Archive(_Model):
     id: str
     name: str
     description: str | None = None
-    owner: str = "local"  # the principal that owns it (see letta_mcp.access)
+    owner: str = "local"  # the principal that owns it (see letta_mcp.service.access)
     owner_agent_id: str | None = None  # the agent whose own archive it is (None once that agent is deleted)
     passage_count: int = 0
     created_at: datetime

@@ -9,10 +9,10 @@ import pytest
 from archival_embedders import BagOfWords, Unreachable
 
 from letta_mcp.config import Settings
-from letta_mcp.errors import InvalidRequestError, ServiceError
 from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.models import Passage, utcnow
 from letta_mcp.service import AgentService
+from letta_mcp.service.errors import InvalidRequestError, ServiceError
 from letta_mcp.store.lance import LanceIndex, build_filter, vector_table_name
 
 pytestmark = pytest.mark.anyio

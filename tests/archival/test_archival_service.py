@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from letta_mcp.config import Settings
-from letta_mcp.errors import ConflictError, InvalidRequestError, NotFoundError
 from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.models import NewPassage
 from letta_mcp.service import AgentService
+from letta_mcp.service.errors import ConflictError, InvalidRequestError, NotFoundError
 
 pytestmark = pytest.mark.anyio
 

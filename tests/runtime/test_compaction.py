@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from letta_mcp.errors import AgentUnavailableError
 from letta_mcp.llm.errors import ContextWindowExceededError, LLMServerError
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.llm.tokens import estimate_request
 from letta_mcp.models import ModelRequest, ModelResponse, Role, StopReason
 from letta_mcp.runtime.compaction import SUMMARIZER_PROMPT
 from letta_mcp.service import AgentService
+from letta_mcp.service.errors import AgentUnavailableError
 
 pytestmark = pytest.mark.anyio
 

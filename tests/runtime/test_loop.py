@@ -7,12 +7,12 @@ import json
 import anyio
 import pytest
 
-from letta_mcp.errors import AgentUnavailableError
 from letta_mcp.llm.errors import LLMServerError
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import ModelRequest, Role, RunStatus, StopReason, Usage, utcnow
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service import AgentService
+from letta_mcp.service.errors import AgentUnavailableError
 
 pytestmark = pytest.mark.anyio
 

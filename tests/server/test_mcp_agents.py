@@ -14,7 +14,6 @@ import pytest
 from mcp import Client
 from mcp_helpers import err, ok, snapshot
 
-from letta_mcp.agent_specs import DEFAULT_TOOLS
 from letta_mcp.llm.scripted import ScriptedProvider, reply
 from letta_mcp.models import Role
 from letta_mcp.runtime.prompts import (
@@ -25,6 +24,7 @@ from letta_mcp.runtime.prompts import (
 )
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
 from letta_mcp.service import AgentService
+from letta_mcp.service.specs import DEFAULT_TOOLS
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from letta_mcp.embed.errors import EmbedError
-from letta_mcp.openai_client import PLACEHOLDER_KEY, build_client
+from letta_mcp.llm.client import PLACEHOLDER_KEY, build_client
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

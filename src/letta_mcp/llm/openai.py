@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
+from letta_mcp.llm.client import PLACEHOLDER_KEY, build_client
 from letta_mcp.llm.errors import (
     ContextWindowExceededError,
     LLMAuthenticationError,
@@ -37,7 +38,6 @@ from letta_mcp.llm.errors import (
     LLMTimeoutError,
 )
 from letta_mcp.models import ChatMessage, ModelRequest, ModelResponse, Role, ToolCall, Usage
-from letta_mcp.openai_client import PLACEHOLDER_KEY, build_client
 
 if TYPE_CHECKING:
     from openai import APIError, APIStatusError, AsyncOpenAI

@@ -9,7 +9,6 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from letta_mcp import __version__
-from letta_mcp.access import acting_as
 from letta_mcp.config import AuthSettings
 from letta_mcp.server import (
     capabilities,
@@ -26,6 +25,7 @@ from letta_mcp.server import (
 from letta_mcp.server.auth import principal_of, sdk_auth
 from letta_mcp.server.live import LiveResources
 from letta_mcp.service import AgentService
+from letta_mcp.service.access import acting_as
 
 INSTRUCTIONS = """\
 letta-mcp hosts stateful agents: each agent has persistent memory blocks it edits itself, one \

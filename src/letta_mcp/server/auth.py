@@ -23,8 +23,8 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings as SdkAuthSettings
 from pydantic import AnyHttpUrl
 
-from letta_mcp.access import LOCAL, Principal
 from letta_mcp.config import AuthSettings
+from letta_mcp.service.access import LOCAL, Principal
 
 log = logging.getLogger(__name__)
 

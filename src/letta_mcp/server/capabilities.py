@@ -35,10 +35,10 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
-from letta_mcp.access import current_principal
-from letta_mcp.errors import NotFoundError
 from letta_mcp.server.live import LiveResources
 from letta_mcp.service import AgentService
+from letta_mcp.service.access import current_principal
+from letta_mcp.service.errors import NotFoundError
 
 MAX_COMPLETIONS = 100  # the protocol's cap on values per completion
 

@@ -1,6 +1,6 @@
 """Live resources: the service's change events become MCP resource-updated notifications.
 
-The service announces what it committed (`letta_mcp.changes.Change`); `LiveResources` maps each
+The service announces what it committed (`letta_mcp.service.changes.Change`); `LiveResources` maps each
 change to the resource URIs whose content it altered and tells every subscriber allowed to see the
 agent, in both protocol eras the SDK serves:
 
@@ -24,9 +24,9 @@ import anyio
 import anyio.lowlevel
 from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 
-from letta_mcp.access import Principal, current_principal
-from letta_mcp.changes import Change
 from letta_mcp.service import AgentService
+from letta_mcp.service.access import Principal, current_principal
+from letta_mcp.service.changes import Change
 
 log = logging.getLogger(__name__)
 

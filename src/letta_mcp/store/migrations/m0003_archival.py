@@ -22,7 +22,7 @@ STATEMENTS: tuple[str, ...] = (
         id             TEXT PRIMARY KEY,
         name           TEXT NOT NULL,
         description    TEXT,
-        owner          TEXT NOT NULL DEFAULT 'local',   -- the principal that owns it (letta_mcp.access)
+        owner          TEXT NOT NULL DEFAULT 'local',   -- the principal that owns it (letta_mcp.service.access)
         owner_agent_id TEXT,                            -- the agent whose own archive it is; NULL once deleted
         passage_count  INTEGER NOT NULL DEFAULT 0,      -- kept by triggers
         created_at     TEXT NOT NULL

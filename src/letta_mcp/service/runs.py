@@ -16,10 +16,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from letta_mcp.errors import NotFoundError
 from letta_mcp.models import Agent, Message, Role, Run, RunStatus, Step, StopReason, new_id, utcnow
 from letta_mcp.runtime import AgentLoop, TurnResult
 from letta_mcp.runtime.loop import StepCallback
+from letta_mcp.service.errors import NotFoundError
 from letta_mcp.store import Store
 from letta_mcp.store.lease import LeaseManager
 

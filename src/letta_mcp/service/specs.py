@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from letta_mcp.errors import InvalidRequestError, MemoryLimitError
 from letta_mcp.models import Block, BlockSpec, Template, new_id
 from letta_mcp.runtime.prompts import DEFAULT_HUMAN, DEFAULT_PERSONA, STANDARD_DESCRIPTIONS
 from letta_mcp.runtime.tools import BUILTIN_TOOLS
+from letta_mcp.service.errors import InvalidRequestError, MemoryLimitError
 
 # Tools a new agent gets unless told otherwise: every memory editor, recall search and archival
 # memory. memory_finish_edits ends the turn without a reply, which only suits background memory agents.

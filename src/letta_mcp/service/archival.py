@@ -13,7 +13,7 @@ Usage::
     hits = await archival.search(agent_id, "when is sarah's birthday", top_k=5)
     await archival.wait_indexed()  # benchmarks: wait until background indexing/embedding is done
 
-Every error raised is in the `letta_mcp.errors` tree.
+Every error raised is in the `letta_mcp.service.errors` tree.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from letta_mcp.access import current_principal
 from letta_mcp.config import Settings
 from letta_mcp.embed.base import Embedder
 from letta_mcp.embed.errors import EmbedError
 from letta_mcp.embed.registry import build_embedder
-from letta_mcp.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceError
 from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, utcnow
 from letta_mcp.runtime.archival import (
     MAX_INSERT_CHARS,
@@ -44,6 +42,8 @@ from letta_mcp.runtime.archival import (
     TagMatch,
 )
 from letta_mcp.runtime.system_message import refresh_system_message
+from letta_mcp.service.access import current_principal
+from letta_mcp.service.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceError
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.archival import ArchivalQueries, decode_cursor
 

@@ -1,0 +1,52 @@
+"""The service floor: the use-cases, usable as a plain Python library.
+
+Everything above this package (server/, cli.py, tests, benchmarks) imports from here, never from
+the modules inside it. One `AgentService` per process, created at process start::
+
+    service = await AgentService.open(load_settings())
+    agent = await service.create_agent(name="sam")
+    result = await service.send_message(agent.agent.id, "My name is Sarah")
+    await service.close()
+
+Modules: core.py (assembly, open/close), one module per concern (agents, conversation, memory,
+context, templates, runs, archival), specs.py (validating agent and block specs), errors.py (the
+errors a caller can act on), changes.py (the committed-change feed), access.py (who is acting).
+"""
+
+from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
+from letta_mcp.service.agents import AgentDetails
+from letta_mcp.service.archival import ArchivalService
+from letta_mcp.service.changes import Change, ChangeFeed, ChangeListener
+from letta_mcp.service.core import AgentService, build_providers
+from letta_mcp.service.errors import (
+    AgentUnavailableError,
+    ConflictError,
+    InvalidRequestError,
+    MemoryLimitError,
+    NotFoundError,
+    ServiceError,
+)
+from letta_mcp.service.memory import MemoryView
+from letta_mcp.service.runs import RunDetails
+
+__all__ = [
+    "LOCAL",
+    "AgentDetails",
+    "AgentService",
+    "AgentUnavailableError",
+    "ArchivalService",
+    "Change",
+    "ChangeFeed",
+    "ChangeListener",
+    "ConflictError",
+    "InvalidRequestError",
+    "MemoryLimitError",
+    "MemoryView",
+    "NotFoundError",
+    "Principal",
+    "RunDetails",
+    "ServiceError",
+    "acting_as",
+    "build_providers",
+    "current_principal",
+]

@@ -1,0 +1,161 @@
+"""Agents: create, list, read, reconfigure and delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from letta_mcp.models import (
+    Agent,
+    Block,
+    BlockSpec,
+    new_id,
+    utcnow,
+)
+from letta_mcp.runtime.blocks import create_block
+from letta_mcp.runtime.prompts import (
+    DEFAULT_SYSTEM_PROMPT,
+)
+from letta_mcp.runtime.system_message import refresh_system_message
+from letta_mcp.service.access import current_principal
+from letta_mcp.service.base import ServiceBase
+from letta_mcp.service.changes import Change
+from letta_mcp.service.specs import DEFAULT_TOOLS, block_specs, check_blocks, check_tools, new_block
+
+
+@dataclass(frozen=True)
+class AgentDetails:
+    agent: Agent
+    blocks: list[Block]
+    messages_in_history: int
+    messages_in_context: int
+
+
+class AgentsMixin(ServiceBase):
+    async def create_agent(
+        self,
+        *,
+        name: str | None = None,
+        persona: str | None = None,
+        human: str | None = None,
+        blocks: list[BlockSpec] | None = None,
+        system: str | None = None,
+        model: str | None = None,
+        tools: list[str] | None = None,
+        tags: list[str] | None = None,
+        description: str | None = None,
+        template: str | None = None,
+        max_steps: int | None = None,
+        context_window: int | None = None,
+    ) -> AgentDetails:
+        base = await self._template(template) if template else None
+        specs = block_specs(base, blocks, persona=persona, human=human)
+        model = model or (base.model if base else self.settings.default_model)
+        tool_names = tools if tools is not None else (base.tools if base else list(DEFAULT_TOOLS))
+        self._check_model(model)
+        check_tools(tool_names)
+        check_blocks(specs)
+        now = utcnow()
+        agent = Agent(
+            id=new_id("agent"),
+            name=name or (f"{base.name}-{now:%Y%m%d%H%M%S}" if base else f"agent-{now:%Y%m%d%H%M%S}"),
+            system=system or (base.system if base else DEFAULT_SYSTEM_PROMPT),
+            model=model,
+            tools=list(dict.fromkeys(tool_names)),
+            tags=sorted(set(tags if tags is not None else (base.tags if base else []))),
+            description=description,
+            max_steps=max_steps or (base.max_steps if base else self.settings.max_steps),
+            context_window=context_window,
+            owner=current_principal().name,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.store.write() as q:
+            await q.agents.insert(agent)
+            created = [
+                await create_block(
+                    q,
+                    agent.id,
+                    new_block(spec, now, self.settings.default_block_limit),
+                    actor="user",
+                    reason="create_agent",
+                )
+                for spec in specs
+            ]
+            await refresh_system_message(q, agent, now)
+        await self.changes.emit(Change(agent.owner, agent.id, agent=True))
+        return AgentDetails(agent, created, messages_in_history=1, messages_in_context=1)
+
+    async def list_agents(
+        self,
+        *,
+        tags: list[str] | None = None,
+        match_all_tags: bool = False,
+        name: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Agent]:
+        owner = current_principal().owner_filter
+        async with self.store.read() as q:
+            return await q.agents.list(
+                tags=tags, match_all_tags=match_all_tags, name=name, owner=owner, limit=limit, offset=offset
+            )
+
+    async def get_agent(self, agent_id: str) -> AgentDetails:
+        async with self.store.read() as q:
+            agent = await self._require_agent(q, agent_id)
+            blocks = await q.blocks.for_agent(agent_id)
+            total, in_context = await q.messages.counts(agent_id)
+        return AgentDetails(agent, blocks, total, in_context)
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        name: str | None = None,
+        system: str | None = None,
+        model: str | None = None,
+        tools: list[str] | None = None,
+        tags: list[str] | None = None,
+        description: str | None = None,
+        max_steps: int | None = None,
+        context_window: int | None = None,
+    ) -> Agent:
+        if model is not None:
+            self._check_model(model)
+        if tools is not None:
+            check_tools(tools)
+        changes: dict[str, object] = {
+            k: v
+            for k, v in {
+                "name": name,
+                "system": system,
+                "model": model,
+                "description": description,
+                "max_steps": max_steps,
+                "context_window": context_window,
+            }.items()
+            if v is not None
+        }
+        if tools is not None:
+            changes["tools"] = list(dict.fromkeys(tools))
+        if tags is not None:
+            changes["tags"] = sorted(set(tags))
+        async with self.runs.lease.hold(agent_id), self.store.write() as q:
+            agent = await self._require_agent(q, agent_id)
+            updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
+            await q.agents.update(updated)
+            if system is not None:
+                await refresh_system_message(q, updated, updated.updated_at)
+        await self.changes.emit(Change(updated.owner, agent_id, agent=True))
+        return updated
+
+    async def delete_agent(self, agent_id: str) -> None:
+        """Delete the agent, its history and runs; its blocks too unless another agent shares them."""
+        async with self.runs.lease.hold(agent_id), self.store.write() as q:
+            agent = await self._require_agent(q, agent_id)
+            blocks = await q.blocks.for_agent(agent_id)
+            await q.agents.delete(agent_id)
+            await q.blocks.delete_unlinked([b.id for b in blocks])
+        if self.archival is not None:  # its own archive too, unless another agent still uses it
+            await self.archival.forget_deleted_agents()
+        await self.changes.emit(Change(agent.owner, agent_id, agent=True))

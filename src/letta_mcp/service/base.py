@@ -1,0 +1,81 @@
+"""The state every use-case module shares, and the checks they all make.
+
+`AgentService` (core.py) is assembled from one mixin per concern (agents.py, conversation.py,
+memory.py, context.py, templates.py); each builds on `ServiceBase`, which holds the store, the
+providers, the agent loop and the change feed, and owns the ownership checks that every use-case
+passes through when it loads an agent or a template.
+"""
+
+from __future__ import annotations
+
+from letta_mcp.config import Settings
+from letta_mcp.llm.errors import LLMConfigurationError
+from letta_mcp.llm.registry import ProviderRegistry
+from letta_mcp.models import (
+    Agent,
+    Block,
+    Template,
+)
+from letta_mcp.runtime import AgentLoop
+from letta_mcp.service.access import current_principal
+from letta_mcp.service.archival import ArchivalService
+from letta_mcp.service.changes import Change, ChangeFeed
+from letta_mcp.service.errors import (
+    InvalidRequestError,
+    NotFoundError,
+)
+from letta_mcp.service.runs import RunService
+from letta_mcp.store import Store
+
+_LIST_AGENTS_HINT = "Call list_agents to see the agents that exist."
+
+
+class ServiceBase:
+    store: Store
+    providers: ProviderRegistry
+    settings: Settings
+    archival: ArchivalService | None
+    changes: ChangeFeed
+    runs: RunService
+    _loop: AgentLoop
+
+    async def _template(self, name: str) -> Template:
+        principal = current_principal()
+        async with self.store.read() as q:
+            template = await q.templates.get(name, owner=principal.owner_filter, prefer_owner=principal.name)
+        if template is None:
+            raise NotFoundError(f"No template named {name!r}. Call list_templates to see the templates.")
+        return template
+
+    def _check_model(self, model: str) -> None:
+        try:
+            self.providers.resolve(model)
+        except LLMConfigurationError as e:
+            raise InvalidRequestError(str(e)) from e
+
+    async def _require_agent(self, q, agent_id: str) -> Agent:
+        """The agent, if it exists and the acting principal may see it; otherwise the same not-found
+        error either way, so another principal's ids cannot be told from unknown ones."""
+        agent = await q.agents.get(agent_id)
+        if agent is None or not current_principal().may_see(agent.owner):
+            raise self._agent_not_found(agent_id)
+        return agent
+
+    async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
+        """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
+        async with self.store.read() as q:
+            after = await q.blocks.for_agent(agent.id)
+        versions = {b.label: b.version for b in blocks_before}
+        edited = tuple(b.label for b in after if versions.get(b.label) != b.version)
+        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True, run_id=run_id))
+
+    @staticmethod
+    def _agent_not_found(agent_id: str) -> NotFoundError:
+        return NotFoundError(f"No agent with id {agent_id!r}. {_LIST_AGENTS_HINT}")
+
+    @staticmethod
+    async def _block_not_found(q, agent_id: str, label: str) -> NotFoundError:
+        labels = [b.label for b in await q.blocks.for_agent(agent_id)]
+        return NotFoundError(
+            f"Agent {agent_id!r} has no block labelled {label!r}. Its blocks are: {', '.join(labels) or 'none'}."
+        )

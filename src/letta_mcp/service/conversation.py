@@ -1,0 +1,151 @@
+"""Conversation: sending messages (runs), reading and searching the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from letta_mcp.llm.errors import LLMConfigurationError
+from letta_mcp.models import (
+    Agent,
+    Block,
+    Message,
+    Role,
+    Run,
+    RunStatus,
+    StopReason,
+)
+from letta_mcp.runtime import TurnResult
+from letta_mcp.runtime.loop import StepCallback
+from letta_mcp.service.access import current_principal
+from letta_mcp.service.base import ServiceBase
+from letta_mcp.service.changes import Change
+from letta_mcp.service.errors import (
+    AgentUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from letta_mcp.service.runs import RunDetails
+
+
+class ConversationMixin(ServiceBase):
+    async def send_message(
+        self,
+        agent_id: str,
+        message: str,
+        *,
+        role: Role = Role.user,
+        max_steps: int | None = None,
+        background: bool = False,
+        on_step: StepCallback | None = None,
+    ) -> TurnResult:
+        """Run one turn, or (``background``) accept it and return its run at once.
+
+        The message is accepted (committed with its run) before anything else happens, so it is
+        never lost; turns of one agent run one at a time in arrival order. A foreground caller that
+        goes away leaves the run going; its outcome stays readable with `get_run`.
+        """
+        if role not in (Role.user, Role.system):
+            raise InvalidRequestError("role must be 'user' or 'system'.")
+        if not message.strip():
+            raise InvalidRequestError("message is empty; send the text the agent should respond to.")
+        async with self.store.read() as q:  # no message counts: this is the per-message hot path
+            agent = await self._require_agent(q, agent_id)
+            blocks_before = await q.blocks.for_agent(agent_id)
+        try:
+            self.providers.resolve(agent.model)
+        except LLMConfigurationError as e:
+            raise AgentUnavailableError(str(e), run_id="") from e
+
+        async def announce(run: Run) -> None:
+            # The input message is committed even when the turn fails, so readers always hear of it.
+            await self._emit_turn(agent, blocks_before, run.id)
+
+        run = await self.runs.submit(
+            agent, message, role=role, max_steps=max_steps, background=background, on_step=on_step, on_done=announce
+        )
+        if background:
+            return TurnResult(run=run)
+        result = await self.runs.wait(run)
+        if result is None:  # cancelled before it started
+            return TurnResult(run=await self.get_run(run.id))
+        if result.run.stop_reason is StopReason.context_window_overflow_in_system_prompt:
+            raise AgentUnavailableError(f"{result.run.error} (run {result.run.id})", run_id=result.run.id)
+        if result.run.stop_reason is StopReason.llm_api_error:
+            raise AgentUnavailableError(
+                f"The agent could not reply because its model ({agent.model}) failed: {result.run.error} "
+                f"Your message was saved in the agent's history (run {result.run.id}); send a new message "
+                "once the model is reachable.",
+                run_id=result.run.id,
+            )
+        return result
+
+    async def get_run_details(self, run_id: str) -> RunDetails:
+        """A run with its steps so far, the messages it added and its reply (once finished)."""
+        return await self.runs.details(await self.get_run(run_id))
+
+    async def list_runs(self, agent_id: str, *, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            return await q.runs.for_agent(agent_id, status=status, limit=limit)
+
+    async def cancel_run(self, run_id: str) -> Run:
+        """Stop a run at its next step boundary (or before it starts); finished runs are unchanged."""
+        return await self.runs.cancel(await self.get_run(run_id))
+
+    async def list_messages(
+        self,
+        agent_id: str,
+        *,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+        roles: list[Role] | None = None,
+        limit: int = 50,
+        newest_first: bool = True,
+    ) -> list[Message]:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            return await q.messages.page(
+                agent_id,
+                before_seq=before_seq,
+                after_seq=after_seq,
+                roles=roles,
+                limit=limit,
+                newest_first=newest_first,
+            )
+
+    async def search_messages(
+        self,
+        agent_id: str,
+        *,
+        query: str | None = None,
+        roles: list[Role] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
+    ) -> list[Message]:
+        async with self.store.read() as q:
+            await self._require_agent(q, agent_id)
+            return await q.messages.search(
+                agent_id,
+                query=query,
+                roles=roles or [Role.user, Role.assistant],
+                start=start,
+                end=end,
+                limit=limit,
+            )
+
+    async def get_run(self, run_id: str) -> Run:
+        async with self.store.read() as q:
+            run = await q.runs.get(run_id)
+            agent = await q.agents.get(run.agent_id) if run is not None else None
+        if run is None or agent is None or not current_principal().may_see(agent.owner):
+            raise NotFoundError(f"No run with id {run_id!r}. Run ids are returned by send_message.")
+        return run
+
+    async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
+        """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
+        async with self.store.read() as q:
+            after = await q.blocks.for_agent(agent.id)
+        versions = {b.label: b.version for b in blocks_before}
+        edited = tuple(b.label for b in after if versions.get(b.label) != b.version)
+        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True, run_id=run_id))
