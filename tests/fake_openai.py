@@ -221,7 +221,7 @@ class FakeOpenAI:
     def __init__(self, *, port: int = 0, log_path: str | Path | None = None) -> None:
         self._port = port
         self._log_path = Path(log_path) if log_path is not None else None
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified on every chat request (see `wait_for_requests`)
         self._script: deque[ScriptEntry] = deque()
         self._requests: list[dict[str, Any]] = []
         self._embedding_requests: list[dict[str, Any]] = []
@@ -241,6 +241,18 @@ class FakeOpenAI:
         """Every embeddings request body received so far, in order (a snapshot copy)."""
         with self._lock:
             return list(self._embedding_requests)
+
+    async def wait_for_requests(self, count: int = 1) -> None:
+        """Wait (without polling) until at least ``count`` chat requests have arrived.
+
+        Bound it with ``anyio.fail_after``; the waiting thread gives up by itself after a minute."""
+
+        def wait() -> bool:
+            with self._lock:
+                return self._lock.wait_for(lambda: len(self._requests) >= count, 60)
+
+        if not await anyio.to_thread.run_sync(wait, abandon_on_cancel=True):
+            raise TimeoutError(f"fewer than {count} chat requests arrived within 60 s")
 
     def fail_embeddings(self, *statuses: int) -> None:
         """Answer the next embeddings requests with these HTTP error statuses, in order."""
@@ -321,6 +333,7 @@ class FakeOpenAI:
             return JSONResponse({"error": {"message": "request body is not JSON"}}, status_code=400)
         with self._lock:
             self._requests.append(body)
+            self._lock.notify_all()
             if self._log_path is not None:
                 with self._log_path.open("a", encoding="utf-8") as log:
                     log.write(json.dumps(body) + "\n")

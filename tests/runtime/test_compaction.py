@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import anyio
 import pytest
 
 from letta_mcp.llm.errors import ContextWindowExceededError, LLMServerError
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.anyio
 WINDOW = 2_000
 TOOLS = ["core_memory_append", "conversation_search"]
 FACT = re.compile(r"FACT-\d+")
+_MAX_MESSAGES = 200  # a chat that has not compacted by then never will: fail instead of looping
 
 
 def is_summarizer(request: ModelRequest) -> bool:
@@ -59,11 +61,12 @@ async def _agent(service: AgentService, window: int | None = WINDOW) -> str:
 
 async def _chat_until_compaction(service: AgentService, model: Model, agent_id: str) -> int:
     """Send numbered facts until the model has been asked for a summary; returns the last number sent."""
-    i = 0
-    while not model.summarizer_requests:
-        i += 1
-        await service.send_message(agent_id, _user_text(i))
-    return i
+    with anyio.fail_after(60):
+        for i in range(1, _MAX_MESSAGES + 1):
+            await service.send_message(agent_id, _user_text(i))
+            if model.summarizer_requests:
+                return i
+    raise AssertionError(f"no compaction after {_MAX_MESSAGES} messages")
 
 
 def newest_user_message(request: ModelRequest) -> str | None:
@@ -142,11 +145,15 @@ async def test_summarizer_failure_evicts_anyway_and_keeps_previous_summary(
     first_summary = (await service.get_context(agent_id)).summary
     assert first_summary and "FACT-1" in first_summary
     model.summarizer_fails = True
-    failed_before = len(model.summarizer_requests)
-    while len(model.summarizer_requests) == failed_before:
-        i += 1
-        result = await service.send_message(agent_id, _user_text(i))
-        assert result.run.stop_reason is StopReason.end_turn  # the turn still completes
+    failed_before, sent = len(model.summarizer_requests), i
+    with anyio.fail_after(60):
+        for i in range(sent + 1, sent + _MAX_MESSAGES + 1):
+            result = await service.send_message(agent_id, _user_text(i))
+            assert result.run.stop_reason is StopReason.end_turn  # the turn still completes
+            if len(model.summarizer_requests) > failed_before:
+                break
+        else:
+            raise AssertionError(f"no second compaction after {_MAX_MESSAGES} more messages")
     context = await service.get_context(agent_id)
     assert context.summary is not None
     assert "could not be written" in context.summary

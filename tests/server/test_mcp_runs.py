@@ -60,12 +60,15 @@ async def gated_service(settings: Settings) -> AsyncIterator[tuple[AgentService,
 
 
 async def _wait_status(client: Client, run_id: str, *statuses: str) -> dict:
+    """Wait, by subscribing to the run's resource (finished runs notify it), for one of ``statuses``."""
     with anyio.fail_after(10):
-        while True:
+        async with client.listen(resource_subscriptions=[f"letta://runs/{run_id}"]) as events:
+            # Subscribed first, then read: a run that finished in between is seen by this read.
             run = (await client.call_tool("get_run", {"run_id": run_id})).structured_content
-            if run["status"] in statuses:
-                return run
-            await anyio.sleep(0.02)
+            while run["status"] not in statuses:
+                await anext(aiter(events))
+                run = (await client.call_tool("get_run", {"run_id": run_id})).structured_content
+            return run
 
 
 async def test_background_send_returns_at_once_and_get_run_reports_the_reply(
