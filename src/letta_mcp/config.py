@@ -77,6 +77,9 @@ class HttpSettings(BaseModel):
     insecure: bool = Field(
         default=False, description="Allow a non-loopback host without auth (--insecure), e.g. behind an auth proxy."
     )
+    ui: bool = Field(
+        default=True, description="Serve the web inspector at /ui (same auth as /mcp); `letta-mcp ui` serves it alone."
+    )
 
     _lists = field_validator("allowed_hosts", "allowed_origins", mode="before")(_comma_list)
 
