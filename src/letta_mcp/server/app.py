@@ -24,8 +24,7 @@ from letta_mcp.server import (
 )
 from letta_mcp.server.auth import principal_of, sdk_auth
 from letta_mcp.server.live import LiveResources
-from letta_mcp.service import AgentService
-from letta_mcp.service.access import acting_as
+from letta_mcp.service import AgentService, acting_as
 
 INSTRUCTIONS = """\
 letta-mcp hosts stateful agents: each agent has persistent memory blocks it edits itself, one \

@@ -36,9 +36,7 @@ from mcp.types import (
 )
 
 from letta_mcp.server.live import LiveResources
-from letta_mcp.service import AgentService
-from letta_mcp.service.access import current_principal
-from letta_mcp.service.errors import NotFoundError
+from letta_mcp.service import AgentService, NotFoundError, current_principal
 
 MAX_COMPLETIONS = 100  # the protocol's cap on values per completion
 

@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 
-from letta_mcp.service.errors import NotFoundError, ServiceError
+from letta_mcp.service import NotFoundError, ServiceError
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -24,9 +24,7 @@ import anyio
 import anyio.lowlevel
 from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 
-from letta_mcp.service import AgentService
-from letta_mcp.service.access import Principal, current_principal
-from letta_mcp.service.changes import Change
+from letta_mcp.service import AgentService, Change, Principal, current_principal
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from mcp.server.mcpserver import UserMessage
 from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
-from letta_mcp.service import AgentDetails, AgentService
-from letta_mcp.service.errors import NotFoundError
+from letta_mcp.service import AgentDetails, AgentService, NotFoundError
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:

@@ -9,8 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from letta_mcp.models import Agent, Block, Message, Role, Run, Template
-from letta_mcp.service import AgentDetails
-from letta_mcp.service.runs import RunDetails
+from letta_mcp.service import AgentDetails, RunDetails
 
 AgentId = Annotated[str, Field(description="The agent's id, e.g. 'agent-5f0c…' (from create_agent or list_agents).")]
 Label = Annotated[

@@ -6,10 +6,9 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from letta_mcp.runtime.context import ContextOverview
 from letta_mcp.server.errors import resource_errors, tool_errors
 from letta_mcp.server.schemas import AgentId
-from letta_mcp.service import AgentService
+from letta_mcp.service import AgentService, ContextOverview
 
 
 class ContextSection(BaseModel):

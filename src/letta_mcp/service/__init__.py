@@ -9,13 +9,15 @@ the modules inside it. One `AgentService` per process, created at process start:
     await service.close()
 
 Modules: core.py (assembly, open/close), one module per concern (agents, conversation, memory,
-context, templates, runs, archival), specs.py (validating agent and block specs), errors.py (the
+context, templates, runs, archival, browse), specs.py (validating agent and block specs), errors.py (the
 errors a caller can act on), changes.py (the committed-change feed), access.py (who is acting).
 """
 
+from letta_mcp.runtime.context import ContextOverview
 from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
 from letta_mcp.service.agents import AgentDetails
 from letta_mcp.service.archival import ArchivalService
+from letta_mcp.service.browse import AgentPage, AgentSummary
 from letta_mcp.service.changes import Change, ChangeFeed, ChangeListener
 from letta_mcp.service.core import AgentService, build_providers
 from letta_mcp.service.errors import (
@@ -32,13 +34,16 @@ from letta_mcp.service.runs import RunDetails
 __all__ = [
     "LOCAL",
     "AgentDetails",
+    "AgentPage",
     "AgentService",
+    "AgentSummary",
     "AgentUnavailableError",
     "ArchivalService",
     "Change",
     "ChangeFeed",
     "ChangeListener",
     "ConflictError",
+    "ContextOverview",
     "InvalidRequestError",
     "MemoryLimitError",
     "MemoryView",
