@@ -25,6 +25,7 @@ from letta_mcp.runtime import AgentLoop
 from letta_mcp.runtime.context import ContextConfig
 from letta_mcp.service.agents import AgentsMixin
 from letta_mcp.service.archival import ArchivalService
+from letta_mcp.service.browse import BrowseMixin
 from letta_mcp.service.changes import ChangeFeed, ChangeListener
 from letta_mcp.service.context import ContextMixin
 from letta_mcp.service.conversation import ConversationMixin
@@ -35,7 +36,7 @@ from letta_mcp.store import Store
 from letta_mcp.store.lease import LeaseManager
 
 
-class AgentService(AgentsMixin, ConversationMixin, MemoryMixin, ContextMixin, TemplatesMixin):
+class AgentService(AgentsMixin, ConversationMixin, MemoryMixin, ContextMixin, TemplatesMixin, BrowseMixin):
     def __init__(
         self,
         store: Store,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -14,6 +15,17 @@ _SELECT = """
         SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json
     FROM agents a
 """
+
+
+AgentSort = Literal["name", "model", "tags", "messages", "last_active", "created"]
+_SORT_COLUMNS: dict[str, str] = {
+    "name": "name COLLATE NOCASE",
+    "model": "model",
+    "tags": "tags_json",
+    "messages": "message_count",
+    "last_active": "COALESCE(last_active, created_at)",
+    "created": "created_at",
+}
 
 
 def _agent(row: aiosqlite.Row) -> Agent:
@@ -121,6 +133,48 @@ class AgentQueries:
         sql += " ORDER BY a.created_at DESC, a.id LIMIT :limit OFFSET :offset"
         async with self._conn.execute(sql, params) as cur:
             return [_agent(row) for row in await cur.fetchall()]
+
+    async def summaries(
+        self,
+        *,
+        owner: str | None,
+        query: str | None = None,
+        sort: AgentSort = "last_active",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[tuple[Agent, int, datetime | None]], int]:
+        """One page of (agent, messages in history, last message time) and the number of matches.
+
+        ``query`` matches a substring of the name, model or a tag, or the exact id. The counts come
+        from the newest message row per agent (an index lookup), so sorting by them stays cheap.
+        """
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if owner is not None:
+            params["owner"] = owner
+            where.append("a.owner = :owner")
+        if query:
+            params["exact"] = query
+            params["like"] = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                "(a.id = :exact OR a.name LIKE :like ESCAPE '\\' OR a.model LIKE :like ESCAPE '\\' OR EXISTS ("
+                "SELECT 1 FROM agent_tags t WHERE t.agent_id = a.id AND t.tag LIKE :like ESCAPE '\\'))"
+            )
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        latest = "FROM messages m WHERE m.agent_id = a.id ORDER BY m.seq DESC LIMIT 1"
+        sql = (
+            f"SELECT * FROM (SELECT a.*, (SELECT json_group_array(tag) FROM (SELECT tag FROM agent_tags t"
+            f" WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json, COALESCE((SELECT m.seq + 1 {latest}), 0)"
+            f" AS message_count, (SELECT m.created_at {latest}) AS last_active FROM agents a{clause})"
+            f" ORDER BY {_SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'}, id LIMIT :limit OFFSET :offset"
+        )
+        async with self._conn.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        async with self._conn.execute(f"SELECT COUNT(*) FROM agents a{clause}", params) as cur:
+            (total,) = await cur.fetchone() or (0,)
+        page = [(_agent(r), r["message_count"], from_ts(r["last_active"]) if r["last_active"] else None) for r in rows]
+        return page, total
 
     async def delete(self, agent_id: str) -> None:
         await self._conn.execute("DELETE FROM agents WHERE id = :id", {"id": agent_id})
