@@ -80,8 +80,51 @@ class Agent(_Model):
     max_steps: int = 50
     context_window: int | None = None  # tokens; None: the model's known window
     owner: str = "local"  # the principal that owns it (see letta_mcp.service.access)
+    tool_rules: list[ToolRule] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
+
+
+class ToolRule(BaseModel):
+    """A Letta tool rule kept as given: ``type`` (run_first, exit_loop, continue_loop,
+    constrain_child_tools, conditional, max_count_per_step, required_before_exit,
+    requires_approval…), the ``tool_name`` it constrains, and the fields of its type
+    (``children``, ``max_count_limit``, ``default_child``, ``child_output_mapping``…)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    tool_name: str
+
+
+class InactiveTool(_Model):
+    """A tool an agent was given that letta-mcp does not run (imported custom code, another MCP
+    server's tool, a Letta built-in without an equivalent), recorded so it can be listed and
+    exported again. Its source code is data, never executed."""
+
+    name: str
+    tool_type: str | None = None
+    description: str | None = None
+    json_schema: dict[str, Any] = Field(default_factory=dict)
+    source_type: str | None = None
+    source_code: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    reason: str
+
+
+class AgentGroup(_Model):
+    """Agents that work together, e.g. Letta's sleep-time pair (a main agent and the memory agent
+    that shares its blocks). Stored with ``enabled=False`` until group execution exists."""
+
+    id: str
+    manager_type: str  # Letta's: sleeptime, round_robin, supervisor, dynamic, voice_sleeptime
+    manager_agent_id: str | None = None
+    agent_ids: list[str]  # every member but the manager, in order
+    config: dict[str, Any] = Field(default_factory=dict)
+    description: str | None = None
+    enabled: bool = False
+    created_at: datetime
 
 
 class BlockSpec(_Model):

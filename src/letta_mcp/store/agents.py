@@ -41,6 +41,7 @@ def _agent(row: aiosqlite.Row) -> Agent:
         max_steps=row["max_steps"],
         context_window=row["context_window"],
         owner=row["owner"],
+        tool_rules=loads(row["tool_rules"], []),
         created_at=from_ts(row["created_at"]),
         updated_at=from_ts(row["updated_at"]),
     )
@@ -58,6 +59,7 @@ def _params(agent: Agent) -> dict[str, Any]:
         "max_steps": agent.max_steps,
         "context_window": agent.context_window,
         "owner": agent.owner,
+        "tool_rules": dumps([rule.model_dump() for rule in agent.tool_rules]),
         "created_at": ts(agent.created_at),
         "updated_at": ts(agent.updated_at),
     }
@@ -70,8 +72,9 @@ class AgentQueries:
     async def insert(self, agent: Agent) -> None:
         await self._conn.execute(
             "INSERT INTO agents (id, name, system, model, tools, description, metadata, max_steps,"
-            " context_window, owner, created_at, updated_at) VALUES (:id, :name, :system, :model, :tools,"
-            " :description, :metadata, :max_steps, :context_window, :owner, :created_at, :updated_at)",
+            " context_window, owner, tool_rules, created_at, updated_at) VALUES (:id, :name, :system, :model,"
+            " :tools, :description, :metadata, :max_steps, :context_window, :owner, :tool_rules, :created_at,"
+            " :updated_at)",
             _params(agent),
         )
         await self._set_tags(agent.id, agent.tags)
@@ -80,7 +83,7 @@ class AgentQueries:
         await self._conn.execute(
             "UPDATE agents SET name = :name, system = :system, model = :model, tools = :tools,"
             " description = :description, metadata = :metadata, max_steps = :max_steps,"
-            " context_window = :context_window, updated_at = :updated_at WHERE id = :id",
+            " context_window = :context_window, tool_rules = :tool_rules, updated_at = :updated_at WHERE id = :id",
             _params(agent),
         )
         await self._conn.execute("DELETE FROM agent_tags WHERE agent_id = :id", {"id": agent.id})
