@@ -191,7 +191,7 @@ class Compactor:
             message = Message(
                 id=new_id("message"),
                 agent_id=agent_id,
-                seq=total,
+                seq=await q.messages.next_seq(agent_id),
                 role=Role.user,
                 content=system_alert(_SUMMARY_HEADER.format(n=hidden) + summary, now),
                 kind=SUMMARY_KIND,

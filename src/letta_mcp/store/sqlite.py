@@ -23,6 +23,7 @@ from pathlib import Path
 import aiosqlite
 
 from letta_mcp.store.agents import AgentQueries
+from letta_mcp.store.archival import ArchivalQueries
 from letta_mcp.store.blocks import BlockQueries
 from letta_mcp.store.calibration import CalibrationQueries
 from letta_mcp.store.errors import SchemaTooNewError, StoreError
@@ -47,6 +48,7 @@ class Queries:
         self.runs = RunQueries(conn)
         self.templates = TemplateQueries(conn)
         self.calibration = CalibrationQueries(conn)
+        self.archival = ArchivalQueries(conn)
 
 
 class Store:
@@ -67,7 +69,7 @@ class Store:
         writer = await _connect(path)
         try:
             await _migrate(writer)
-            reader = await _connect(path)
+            reader = await _connect(path, read_only=True)
         except BaseException:
             await writer.close()
             raise
@@ -112,7 +114,7 @@ class Store:
         return str(row[0]) if row else "no result"
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3's implicit transactions
     # would otherwise open deferred transactions behind our back).
     conn = await aiosqlite.connect(path, isolation_level=None)
@@ -124,6 +126,10 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     if row is None or str(row[0]).lower() != "wal":
         log.warning("SQLite refused WAL mode for %s (journal_mode=%s)", path, row[0] if row else None)
     await conn.execute("PRAGMA synchronous = NORMAL")
+    if read_only:
+        # A write through the reader would bypass the write lock and `BEGIN IMMEDIATE` (a deferred
+        # transaction upgraded to a write can deadlock against another process): refuse it.
+        await conn.execute("PRAGMA query_only = 1")
     return conn
 
 
