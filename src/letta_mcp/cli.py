@@ -103,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"letta-mcp: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        # Ctrl-C cancelled the server: it closed the service (turns in flight are marked
+        # interrupted) before this point, so it is a clean stop.
+        log.info("letta-mcp stopped (Ctrl-C)")
+        return 0
     return 0
 
 
@@ -162,8 +165,10 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
         raise _StartupError(f"cannot set up the archival embedder: {e}") from e
     try:
         if transport == "stdio":
+            from letta_mcp.server.stdio import serve_stdio
+
             log.info("letta-mcp %s serving %s over stdio", __version__, settings.data_dir)
-            await create_server(service).run_stdio_async()
+            await serve_stdio(create_server(service))
         else:
             from letta_mcp.server.http import serve_http
 
