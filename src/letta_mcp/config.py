@@ -21,6 +21,10 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "LETTA_MCP_"
+# The person at this machine (stdio, library use, HTTP without auth): no credential may name it.
+LOCAL_PRINCIPAL = "local"
+# JWT principals are named ``jwt:<iss>:<subject>``, a namespace static tokens may not enter.
+JWT_PREFIX = "jwt:"
 
 
 class ConfigError(Exception):
@@ -103,6 +107,11 @@ class AuthSettings(BaseModel):
         default_factory=lambda: ["RS256", "ES256"], description="Accepted JWT signature algorithms."
     )
     jwt_principal_claim: str = Field(default="sub", description="JWT claim naming the principal.")
+    jwt_subject_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="JWT principal 'jwt:<iss>:<subject>' -> the owner name it acts as (e.g. its name before "
+        "a migration, or a static-token principal).",
+    )
     resource_url: str | None = Field(
         default=None,
         description="Public URL of the /mcp endpoint; with jwt_issuer, served as OAuth protected-resource "
@@ -127,11 +136,36 @@ class AuthSettings(BaseModel):
                 )
             if not principal.strip():
                 raise ValueError("each token must map to a principal name")
+            _check_owner_name(principal, "a token's principal")
+            if principal.startswith(JWT_PREFIX):
+                raise ValueError(f"a token's principal may not start with {JWT_PREFIX!r} (JWT principals' namespace)")
         return {digest.lower(): principal for digest, principal in value.items()}
+
+    @field_validator("jwt_subject_map")
+    @classmethod
+    def _subject_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, owner in value.items():
+            if not name.startswith(JWT_PREFIX):
+                raise ValueError(
+                    f"keys are JWT principals 'jwt:<iss>:<subject>' (e.g. 'jwt:https://auth.example.com/:carol'), "
+                    f"not {name!r}"
+                )
+            if not owner.strip():
+                raise ValueError(f"{name!r} must map to an owner name")
+            _check_owner_name(owner, f"the owner {name!r} maps to")
+        return value
 
     @property
     def configured(self) -> bool:
         return bool(self.tokens) or self.jwt_key_file is not None
+
+
+def _check_owner_name(name: str, what: str) -> None:
+    if name == LOCAL_PRINCIPAL:
+        raise ValueError(
+            f"{what} may not be {LOCAL_PRINCIPAL!r}: that name is reserved for the local user (stdio and HTTP "
+            "without auth); to hand local agents to an authenticated principal, see README 'Principals'"
+        )
 
 
 class Settings(BaseModel):

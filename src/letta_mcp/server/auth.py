@@ -4,7 +4,17 @@
   principal), so a leaked config file does not leak credentials. `hash_token` (and the
   ``letta-mcp hash-token`` command) computes the digest.
 - **JWTs** (optional): signed by the key in ``auth.jwt_key_file``, with the configured issuer and
-  audience; the principal is the ``auth.jwt_principal_claim`` claim (``sub`` by default).
+  audience. The principal is ``jwt:<iss>:<subject>``, the subject being the
+  ``auth.jwt_principal_claim`` claim (``sub`` by default), unless ``auth.jwt_subject_map`` maps
+  that name onto another owner (e.g. the name agents were created under before a migration).
+
+Principal names live in one namespace per source, so no credential can pose as another's owner: a
+static token names its principal exactly as configured (never ``local``, never ``jwt:…``, which
+the settings refuse), a JWT's name always carries its issuer, and ``local`` belongs to the person
+at the machine alone. Admins are listed by these full names.
+
+A token that fails any check (signature, issuer, audience, expiry, or a claim of the wrong shape)
+is simply not accepted: the SDK answers 401 ``invalid_token`` and the reason is logged here.
 
 Both plug into the SDK as one `TokenVerifier`; the SDK's bearer middleware answers 401 for a
 missing or rejected token. The principal then travels in the SDK's `get_access_token()` and
@@ -23,8 +33,8 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings as SdkAuthSettings
 from pydantic import AnyHttpUrl
 
-from letta_mcp.config import AuthSettings
-from letta_mcp.service.access import LOCAL, Principal
+from letta_mcp.config import JWT_PREFIX, AuthSettings
+from letta_mcp.service import LOCAL, Principal
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +80,60 @@ class PrincipalTokenVerifier(TokenVerifier):
                 audience=s.jwt_audience,
                 options={"require": ["exp"], "verify_aud": s.jwt_audience is not None},
             )
-        except jwt.PyJWTError as e:
+            principal = self._jwt_principal(claims)
+            scopes = _scopes(claims)
+            expires_at = int(claims["exp"])
+        except (jwt.PyJWTError, _ClaimError, ValueError, OverflowError) as e:
             log.info("rejected a JWT: %s", e)
             return None
-        principal = claims.get(s.jwt_principal_claim)
-        if not isinstance(principal, str) or not principal:
-            log.info("rejected a JWT without a %r claim", s.jwt_principal_claim)
-            return None
-        scope = claims.get("scope") or claims.get("scp") or []
-        scopes = scope.split() if isinstance(scope, str) else [str(x) for x in scope]
         return AccessToken(
             token=digest,
             client_id=principal,
             subject=principal,
             scopes=scopes,
-            expires_at=int(claims["exp"]),
+            expires_at=expires_at,
             claims={k: v for k, v in claims.items() if k in ("iss", "aud", "sub", "azp", "client_id")},
         )
+
+    def _jwt_principal(self, claims: dict[str, Any]) -> str:
+        """``jwt:<iss>:<subject>``, or what ``auth.jwt_subject_map`` maps that name to."""
+        claim = self._settings.jwt_principal_claim
+        subject = claims.get(claim)
+        if not isinstance(subject, str) or not subject.strip():
+            raise _ClaimError(f"the {claim!r} claim must be a non-empty string, got {_shape(subject)}")
+        issuer = claims.get("iss", "")
+        if not isinstance(issuer, str):
+            raise _ClaimError(f"the 'iss' claim must be a string, got {_shape(issuer)}")
+        name = jwt_principal_name(issuer, subject)
+        return self._settings.jwt_subject_map.get(name, name)
+
+
+class _ClaimError(ValueError):
+    """A signed, unexpired JWT whose claims have the wrong shape."""
+
+
+def jwt_principal_name(issuer: str, subject: str) -> str:
+    """The principal a JWT from ``issuer`` about ``subject`` acts as (before ``auth.jwt_subject_map``)."""
+    return f"{JWT_PREFIX}{issuer}:{subject}"
+
+
+def _scopes(claims: dict[str, Any]) -> list[str]:
+    """The ``scope`` (space-separated text) or ``scp`` (text or a list of text) claim."""
+    for claim in ("scope", "scp"):
+        value = claims.get(claim)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            return value.split()
+        if isinstance(value, list) and all(isinstance(x, str) for x in value):
+            return list(value)
+        raise _ClaimError(f"the {claim!r} claim must be a string or a list of strings, got {_shape(value)}")
+    return []
+
+
+def _shape(value: object) -> str:
+    """A claim's type for the log, never its value (it may be long or sensitive)."""
+    return "nothing" if value is None else type(value).__name__
 
 
 def _read_key(path: Path) -> str:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-LOCAL_NAME = "local"
+from letta_mcp.config import LOCAL_PRINCIPAL as LOCAL_NAME
 
 
 @dataclass(frozen=True)
