@@ -15,6 +15,7 @@ errors a caller can act on), changes.py (the committed-change feed), access.py (
 
 from letta_mcp.runtime.context import ContextOverview
 from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
+from letta_mcp.service.agent_files import ImportedAgent, ImportResult
 from letta_mcp.service.agents import AgentDetails
 from letta_mcp.service.archival import ArchivalService
 from letta_mcp.service.browse import AgentPage, AgentSummary
@@ -44,6 +45,8 @@ __all__ = [
     "ChangeListener",
     "ConflictError",
     "ContextOverview",
+    "ImportResult",
+    "ImportedAgent",
     "InvalidRequestError",
     "MemoryLimitError",
     "MemoryView",

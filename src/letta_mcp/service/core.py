@@ -23,6 +23,7 @@ from letta_mcp.llm.registry import ProviderRegistry
 from letta_mcp.llm.tokens import Calibration
 from letta_mcp.runtime import AgentLoop
 from letta_mcp.runtime.context import ContextConfig
+from letta_mcp.service.agent_files import AgentFilesMixin
 from letta_mcp.service.agents import AgentsMixin
 from letta_mcp.service.archival import ArchivalService
 from letta_mcp.service.browse import BrowseMixin
@@ -36,7 +37,9 @@ from letta_mcp.store import Store
 from letta_mcp.store.lease import LeaseManager
 
 
-class AgentService(AgentsMixin, ConversationMixin, MemoryMixin, ContextMixin, TemplatesMixin, BrowseMixin):
+class AgentService(
+    AgentsMixin, ConversationMixin, MemoryMixin, ContextMixin, TemplatesMixin, BrowseMixin, AgentFilesMixin
+):
     def __init__(
         self,
         store: Store,
