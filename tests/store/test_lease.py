@@ -10,6 +10,7 @@ import pytest
 
 from letta_mcp.models import Agent, Run, RunStatus, new_id, utcnow
 from letta_mcp.store import Store
+from letta_mcp.store.errors import LeaseLostError
 from letta_mcp.store.lease import LeaseManager
 
 pytestmark = pytest.mark.anyio
@@ -67,19 +68,118 @@ async def test_other_agents_are_not_blocked(tmp_path: Path) -> None:
         await _close(a, b)
 
 
+async def _age(store: Store, holders: list[str], seconds: float) -> None:
+    """Make ``holders`` look as if their last heartbeat was ``seconds`` ago (instead of waiting)."""
+    async with store.write() as q:
+        for holder in holders:
+            await q.conn.execute(
+                "UPDATE processes SET heartbeat_at = :t WHERE holder = :h", {"t": time.time() - seconds, "h": holder}
+            )
+
+
+async def _tickets(store: Store) -> list[int]:
+    async with store.read() as q, q.conn.execute("SELECT ticket FROM lease_tickets ORDER BY ticket") as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
 async def test_a_silent_process_stops_blocking_after_the_ttl(tmp_path: Path) -> None:
-    path = tmp_path / "letta.db"
-    a, b = await _two_processes(path, ttl=1.0)
+    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)  # no beat of its own within the test
     try:
-        stuck = await a.enqueue("agent-1")
-        assert stuck
-        # Process a "hangs": its heartbeat row goes stale (we age it instead of waiting).
-        async with a.store.write() as q:
-            await q.conn.execute("UPDATE processes SET heartbeat_at = :t WHERE holder = :h",
-                                 {"t": time.time() - 60, "h": a.holder})
+        assert await a.enqueue("agent-1")
+        await _age(b.store, [a.holder], 120)  # process a hangs
+        assert await b.sweep() == 0  # b's periodic sweep: a's ticket goes
         with anyio.fail_after(5):
             async with b.hold("agent-1"):
                 pass
+    finally:
+        await _close(a, b)
+
+
+async def test_a_swept_process_can_neither_commit_nor_overlap(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+    order: list[str] = []
+    b_running, b_may_end = anyio.Event(), anyio.Event()
+
+    async def b_turn() -> None:
+        async with b.hold("agent-1"):
+            order.append("b starts")
+            b_running.set()
+            await b_may_end.wait()
+            order.append("b ends")
+
+    async def a_turn(ticket: int) -> None:
+        async with a.hold("agent-1", ticket):
+            order.append("a starts")
+
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                async with a.hold("agent-1"):
+                    await _age(b.store, [a.holder], 120)  # a stalls past the TTL mid-turn ...
+                    await b.sweep()  # ... and b takes it for dead
+                    tg.start_soon(b_turn)
+                    await b_running.wait()
+                    # a resumes: the rest of its turn must not commit while b runs the agent.
+                    with pytest.raises(LeaseLostError, match="swept"):
+                        async with a.store.write() as q:
+                            await q.conn.execute("UPDATE lease_tickets SET created_at = 0")
+                await a.beat()  # a notices it was swept and registers again ...
+                tg.start_soon(a_turn, await a.enqueue("agent-1"))  # ... so its next turn queues behind b
+                b_may_end.set()
+        assert order == ["b starts", "b ends", "a starts"]
+        async with b.store.read() as q, q.conn.execute("SELECT holder FROM processes ORDER BY holder") as cur:
+            assert [row[0] for row in await cur.fetchall()] == sorted([a.holder, b.holder])
+    finally:
+        await _close(a, b)
+
+
+async def test_a_queued_turn_of_a_swept_process_never_runs(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+    try:
+        with anyio.fail_after(5):
+            ticket = await a.enqueue("agent-1")
+            await _age(b.store, [a.holder], 120)
+            await b.sweep()
+            with pytest.raises(LeaseLostError):
+                async with a.hold("agent-1", ticket):
+                    pytest.fail("a swept ticket's turn ran")
+    finally:
+        await _close(a, b)
+
+
+async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+    try:
+        stale = await a.enqueue("agent-1")
+        await _age(b.store, [a.holder], 120)
+        await b.sweep()
+        fresh = await b.enqueue("agent-1")
+        assert fresh > stale
+        await a.release("agent-1", stale)  # the stalled process lets go of what it thinks it holds
+        assert await _tickets(b.store) == [fresh]
+    finally:
+        await _close(a, b)
+
+
+async def test_a_database_locked_past_the_ttl_sweeps_nobody(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+    try:
+        # A write held for two minutes: no process's heartbeat got through, the living included.
+        await _age(b.store, [a.holder, b.holder], 120)
+        assert await a.enqueue("agent-1")
+        await b.sweep()
+        assert len(await _tickets(b.store)) == 1
+    finally:
+        await _close(a, b)
+
+
+async def test_the_heartbeat_never_waits_for_a_write_transaction(tmp_path: Path) -> None:
+    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+    try:
+        with anyio.fail_after(5):
+            async with a.store.write():  # a long write of this very process ...
+                await b.beat()  # ... delays another's beat by the short busy timeout at most
+                await a.beat()  # ... and its own beat too
     finally:
         await _close(a, b)
 

@@ -11,7 +11,6 @@ sharing the data directory; different agents run in parallel.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from letta_mcp.runtime import AgentLoop, TurnResult
 from letta_mcp.runtime.loop import StepCallback
 from letta_mcp.service.errors import NotFoundError
 from letta_mcp.store import Store
+from letta_mcp.store.errors import LeaseLostError
 from letta_mcp.store.lease import LeaseManager
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,9 @@ class RunService:
         return await asyncio.shield(accept())
 
     async def wait(self, run: Run) -> TurnResult | None:
-        """The finished turn (None if it was cancelled before it started). Cancelling the waiter
-        (a client hanging up) leaves the run going."""
+        """The finished turn (None if it did not finish normally: cancelled before it started,
+        failed, or interrupted; `get_run` says which). Cancelling the waiter (a client hanging
+        up) leaves the run going."""
         task = self._tasks.get(run.id)
         if task is None:
             raise NotFoundError(f"Run {run.id} is not executing in this process.")
@@ -97,29 +98,43 @@ class RunService:
         on_step: StepCallback | None,
         on_done: Callable[[Run], Awaitable[None]] | None,
     ) -> TurnResult | None:
+        """The run's task. Nothing escapes it but cancellation: a background run has nobody
+        awaiting it, so every failure is logged here, once, and recorded on the run."""
         try:
             return await self._run_when_due(run, ticket, max_steps, on_step)
         finally:
             if on_done is not None:
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.shield(on_done(run))
+                except Exception:
+                    log.exception("Run %s: announcing its end failed", run.id)
 
     async def _run_when_due(
         self, run: Run, ticket: int, max_steps: int | None, on_step: StepCallback | None
     ) -> TurnResult | None:
-        async with self.lease.hold(run.agent_id, ticket):
-            try:
+        """The finished turn; None if it never ran or failed (the run row says why)."""
+        try:
+            async with self.lease.hold(run.agent_id, ticket):
                 async with self._store.read() as q:
-                    if await q.runs.cancel_requested(run.id):
-                        await self._close(run, StopReason.cancelled, "Cancelled before it started.")
-                        return None
+                    cancelled = await q.runs.cancel_requested(run.id)
+                if cancelled:
+                    await self._close(run, StopReason.cancelled, "Cancelled before it started.")
+                    return None
                 return await self._loop.run_turn(run, max_steps=max_steps, on_step=on_step)
-            except asyncio.CancelledError:
-                raise  # the process is shutting down: the next start marks the run interrupted
-            except Exception as e:
-                log.exception("Run %s failed unexpectedly", run.id)
+        except asyncio.CancelledError:
+            raise  # the process is shutting down: the next start marks the run interrupted
+        except LeaseLostError as e:
+            # The sweeper already marked the run interrupted; writing anything now could overlap
+            # the turn another process is running.
+            log.warning("Run %s stopped without writing more: %s", run.id, e)
+            return None
+        except Exception as e:
+            log.exception("Run %s failed unexpectedly", run.id)
+            try:
                 await asyncio.shield(self._close(run, StopReason.error, f"Internal error: {type(e).__name__}: {e}"))
-                raise
+            except Exception:
+                log.exception("Run %s: recording its failure failed too", run.id)
+            return None
 
     async def _close(self, run: Run, stop: StopReason, error: str | None) -> None:
         run.stop_reason, run.status, run.error, run.completed_at = stop, stop.run_status, error, utcnow()

@@ -2,7 +2,9 @@
 
 StoreError                  base: the data directory could not be used as asked
 ├── SchemaTooNewError       the database was written by a newer letta-mcp; refused, untouched
-└── ConflictError           a uniqueness rule was broken (e.g. a template name already taken)
+├── ConflictError           a uniqueness rule was broken (e.g. a template name already taken)
+└── LeaseLostError          this process was taken for dead and its turn's ticket swept: the turn
+                            may write nothing more (another process owns the agent's turns now)
 """
 
 from __future__ import annotations
@@ -17,4 +19,8 @@ class SchemaTooNewError(StoreError):
 
 
 class ConflictError(StoreError):
+    pass
+
+
+class LeaseLostError(StoreError):
     pass

@@ -2,9 +2,23 @@
 
 Claude Desktop and an IDE each run their own stdio server on the same files, so "one turn at a
 time per agent, in arrival order" cannot rest on an in-process lock. Each turn takes a *ticket*
-(a row in ``lease_tickets``) when it arrives; it runs when its ticket is the agent's lowest live
-one. A ticket is live while its process heartbeats (``processes.heartbeat_at``), so a process
-killed mid-turn blocks the agent for at most the TTL, never forever.
+(a row in ``lease_tickets``, numbers never reused) when it arrives; it runs when its ticket is
+the agent's lowest. Processes heartbeat (``processes.heartbeat_at``); a process that stops
+heartbeating is *swept* by a live one: its tickets are deleted and its unfinished runs marked
+``interrupted``, all in one transaction, so a killed process blocks an agent for about the TTL.
+
+A swept process may not be dead, only stalled (laptop sleep, SIGSTOP, a long pause). So:
+
+- a turn checks, first thing in each of its write transactions, that its ticket still exists
+  (`Store.guarded`): once swept, the turn in flight can never commit again;
+- a waiting turn whose ticket was swept gives up (its run is already ``interrupted``);
+- the next heartbeat (or the next accepted message) re-registers the process, and only turns
+  that take new tickets after that run — queued behind every ticket taken meanwhile.
+
+The heartbeat has its own connection with a short busy timeout, so it never queues behind a write
+transaction; when the database stays locked past that timeout the beat is skipped. Every process's
+beats stall alike then, so a peer is judged dead by how far its heartbeat lags the freshest one
+(the last moment the database took a beat), not by the clock alone.
 
 Within a process only the oldest local waiter of an agent polls the database; the others wait on
 a local condition, so a queue of many turns costs one poll at a time.
@@ -17,19 +31,30 @@ import bisect
 import logging
 import os
 import socket
+import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+
+import aiosqlite
 
 from letta_mcp.models import utcnow
 from letta_mcp.store.codec import ts
-from letta_mcp.store.sqlite import Queries, Store
+from letta_mcp.store.errors import LeaseLostError
+from letta_mcp.store.sqlite import Queries, Store, WriteGuard
 
 log = logging.getLogger(__name__)
 
 _POLL_MIN_S = 0.005
 _POLL_MAX_S = 0.1
+# A beat that cannot get the write lock this fast is skipped (the next one comes a third of a TTL later).
+_BEAT_BUSY_MAX_S = 1.0
+
+_REGISTER = (
+    "INSERT OR REPLACE INTO processes (holder, pid, host, started_at, heartbeat_at)"
+    " VALUES (:holder, :pid, :host, :started, :now)"
+)
 
 
 def new_holder() -> str:
@@ -38,7 +63,7 @@ def new_holder() -> str:
 
 
 class LeaseManager:
-    """Tickets, heartbeats and the wait for a turn. One per process, started with `start()`."""
+    """Tickets, heartbeats, sweeps and the wait for a turn. One per process, started with `start()`."""
 
     def __init__(self, store: Store, *, ttl_s: float = 15.0, holder: str | None = None) -> None:
         self.store = store
@@ -46,53 +71,85 @@ class LeaseManager:
         self.holder = holder or new_holder()
         self._local: dict[str, list[int]] = {}  # agent id -> this process's tickets, oldest first
         self._head: dict[int, asyncio.Event] = {}  # ticket -> set when it heads its agent's local queue
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._beats: aiosqlite.Connection | None = None
+        self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Register this process and start heartbeating (every third of the TTL)."""
+        """Register this process, sweep, and start heartbeating and sweeping (every third of the TTL)."""
+        self._beats = await aiosqlite.connect(self.store.path, isolation_level=None)
+        await self._beats.execute(f"PRAGMA busy_timeout = {int(min(self.ttl_s / 3, _BEAT_BUSY_MAX_S) * 1000)}")
         async with self.store.write() as q:
-            await q.conn.execute(
-                "INSERT OR REPLACE INTO processes (holder, pid, host, started_at, heartbeat_at)"
-                " VALUES (:holder, :pid, :host, :started, :now)",
-                {"holder": self.holder, "pid": os.getpid(), "host": socket.gethostname(),
-                 "started": ts(utcnow()), "now": time.time()},
-            )
+            await self._register(q.conn)
         await self.sweep()
-        self._heartbeat = asyncio.get_running_loop().create_task(self._beat(), name="letta-mcp-heartbeat")
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._every(self.beat), name="letta-mcp-heartbeat"),
+            loop.create_task(self._every(self.sweep), name="letta-mcp-sweep"),
+        ]
 
     async def stop(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
             with suppress(asyncio.CancelledError):
-                await self._heartbeat
+                await task
+        self._loops = []
+        if self._beats is not None:
+            await self._beats.close()
+            self._beats = None
         async with self.store.write() as q:
             await q.conn.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": self.holder})
             await q.conn.execute("DELETE FROM processes WHERE holder = :h", {"h": self.holder})
 
-    async def _beat(self) -> None:
+    async def _every(self, job: Callable[[], Awaitable[object]]) -> None:
         while True:
             await asyncio.sleep(self.ttl_s / 3)
             try:
-                async with self.store.write() as q:
-                    await q.conn.execute(
-                        "UPDATE processes SET heartbeat_at = :now WHERE holder = :h",
-                        {"now": time.time(), "h": self.holder},
-                    )
-                await self.sweep()
-            except Exception:  # a busy database must not kill the heartbeat
-                log.exception("lease heartbeat failed")
+                await job()
+            except Exception:  # a busy database must not end the heartbeat or the sweeps
+                log.exception("lease %s failed", job.__name__)
+
+    async def _register(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            _REGISTER,
+            {"holder": self.holder, "pid": os.getpid(), "host": socket.gethostname(),
+             "started": ts(utcnow()), "now": time.time()},
+        )
+
+    async def beat(self) -> None:
+        """Record that this process is alive; re-register it if it was swept meanwhile.
+
+        On the heartbeat connection, outside `Store.write`: a write transaction of this process or
+        another one delays it by at most the short busy timeout, after which the beat is skipped.
+        """
+        if self._beats is None:
+            raise RuntimeError("LeaseManager.beat() before start()")
+        try:
+            cur = await self._beats.execute(
+                "UPDATE processes SET heartbeat_at = :now WHERE holder = :h", {"now": time.time(), "h": self.holder}
+            )
+            if cur.rowcount == 0:
+                log.warning(
+                    "This server process was taken for dead (no heartbeat for over %.0f s): its unfinished runs "
+                    "were marked interrupted by another process. Re-registering.",
+                    self.ttl_s,
+                )
+                await self._register(self._beats)
+        except sqlite3.OperationalError as e:  # locked past the busy timeout: the sweep's rule allows for it
+            log.warning("lease heartbeat skipped: %s", e)
 
     async def sweep(self) -> int:
         """Clear up after dead processes: their runs become ``interrupted``, their tickets go.
 
-        A process is dead when its heartbeat is older than the TTL, or at once when it ran on this
-        host and its pid is gone (so a restart after a crash need not wait for the TTL).
-        Returns the number of runs marked interrupted.
+        A process is dead when its heartbeat lags the freshest heartbeat (and the clock) by more
+        than the TTL, or at once when it ran on this host and its pid is gone (so a restart after
+        a crash need not wait for the TTL). Returns the number of runs marked interrupted.
         """
         async with self.store.write() as q:
             async with q.conn.execute("SELECT holder, pid, host, heartbeat_at FROM processes") as cur:
                 rows = await cur.fetchall()
-            host, cutoff = socket.gethostname(), time.time() - self.ttl_s
+            host = socket.gethostname()
+            cutoff = min(time.time(), max((r["heartbeat_at"] for r in rows), default=0.0)) - self.ttl_s
             dead = [
                 r["holder"] for r in rows
                 if r["holder"] != self.holder
@@ -108,16 +165,23 @@ class LeaseManager:
             log.warning("Marked %d run(s) of stopped server processes as interrupted", interrupted)
         return interrupted
 
-    def live_holders_sql(self) -> str:
-        """SQL for the holders alive now (parameter ``:alive`` = now - TTL)."""
-        return "SELECT holder FROM processes WHERE heartbeat_at >= :alive"
-
     async def take_ticket(self, q: Queries, agent_id: str) -> int:
-        """Insert a ticket inside the caller's write transaction; `register` it once committed."""
+        """Insert a ticket inside the caller's write transaction; `register` it once committed.
+
+        A process that was swept and has not re-registered yet does so here, in the same
+        transaction: its tickets would otherwise be swept again as a dead process's.
+        """
+        params = {"a": agent_id, "h": self.holder, "now": time.time()}
         cur = await q.conn.execute(
-            "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now)",
-            {"a": agent_id, "h": self.holder, "now": time.time()},
+            "INSERT INTO lease_tickets (agent_id, holder, created_at) SELECT :a, :h, :now"
+            " WHERE EXISTS (SELECT 1 FROM processes WHERE holder = :h)",
+            params,
         )
+        if cur.rowcount == 0:
+            await self._register(q.conn)
+            cur = await q.conn.execute(
+                "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now)", params
+            )
         return int(cur.lastrowid or 0)
 
     def register(self, agent_id: str, ticket: int) -> None:
@@ -141,29 +205,35 @@ class LeaseManager:
         return await asyncio.shield(take())
 
     async def wait_turn(self, agent_id: str, ticket: int) -> None:
-        """Return when ``ticket`` is the agent's lowest live ticket.
+        """Return when ``ticket`` is the agent's lowest; raise `LeaseLostError` if it was swept.
 
-        Only the local head polls the database (other processes' tickets); the rest wait for
-        their local predecessors to release.
+        Tickets leave only by release or by a sweep, so a dead process's ticket blocks until a
+        live process sweeps it. Only the local head polls the database (other processes'
+        tickets); the rest wait for their local predecessors to release.
         """
         await self._head[ticket].wait()
         delay = _POLL_MIN_S
         while True:
             async with self.store.read() as q, q.conn.execute(
-                "SELECT MIN(ticket) FROM lease_tickets WHERE agent_id = :a AND holder IN ("
-                + self.live_holders_sql() + ")",
-                {"a": agent_id, "alive": time.time() - self.ttl_s},
+                "SELECT MIN(ticket), MAX(ticket = :t) FROM lease_tickets WHERE agent_id = :a",
+                {"a": agent_id, "t": ticket},
             ) as cur:
                 row = await cur.fetchone()
-            if row is None or row[0] is None or int(row[0]) >= ticket:
+            if row is None or not row[1]:
+                raise LeaseLostError(_lost(agent_id, ticket))
+            if int(row[0]) == ticket:
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, _POLL_MAX_S)
 
     async def release(self, agent_id: str, ticket: int) -> None:
         try:
-            async with self.store.write() as q:
-                await q.conn.execute("DELETE FROM lease_tickets WHERE ticket = :t", {"t": ticket})
+            # Unguarded: the turn's own guard would refuse deleting the ticket it checks for.
+            with self.store.guarded(None):
+                async with self.store.write() as q:
+                    await q.conn.execute(
+                        "DELETE FROM lease_tickets WHERE ticket = :t AND holder = :h", {"t": ticket, "h": self.holder}
+                    )
         finally:
             queue = self._local[agent_id]
             queue.remove(ticket)
@@ -175,14 +245,36 @@ class LeaseManager:
 
     @asynccontextmanager
     async def hold(self, agent_id: str, ticket: int | None = None) -> AsyncIterator[int]:
-        """Run the body as the agent's only turn; ``ticket`` from an earlier `enqueue`, or a new one."""
+        """Run the body as the agent's only turn; ``ticket`` from an earlier `enqueue`, or a new one.
+
+        Every write transaction the body opens first checks that the ticket still exists, and
+        raises `LeaseLostError` (rolling back) once this process has been swept.
+        """
         if ticket is None:
             ticket = await self.enqueue(agent_id)
         try:
             await self.wait_turn(agent_id, ticket)
-            yield ticket
+            with self.store.guarded(_fence(agent_id, ticket)):
+                yield ticket
         finally:
             await asyncio.shield(self.release(agent_id, ticket))
+
+
+def _fence(agent_id: str, ticket: int) -> WriteGuard:
+    async def check(q: Queries) -> None:
+        # One round trip (execute_fetchall): this runs in every write transaction of every turn.
+        if not await q.conn.execute_fetchall("SELECT 1 FROM lease_tickets WHERE ticket = :t", {"t": ticket}):
+            raise LeaseLostError(_lost(agent_id, ticket))
+
+    return check
+
+
+def _lost(agent_id: str, ticket: int) -> str:
+    return (
+        f"Turn ticket {ticket} of agent {agent_id} was swept: this server process missed its heartbeats for "
+        "longer than the lease TTL and was taken for dead, so its run was marked interrupted and another "
+        "process may be running the agent's turns. Nothing more of this turn is written."
+    )
 
 
 def _pid_alive(pid: int) -> bool:

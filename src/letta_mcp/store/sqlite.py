@@ -5,7 +5,12 @@ Habits (after datasette and sqlite-utils):
 - one **writer** connection per process, entered only through `Store.write()`, which holds an
   in-process lock and runs ``BEGIN IMMEDIATE`` so the write lock is taken up front (no deadlock
   upgrades between processes that share the file; ``busy_timeout`` makes them wait their turn);
-- a separate **reader** connection, so reads never queue behind a write transaction (WAL);
+- a separate **reader** connection, so reads never queue behind a write transaction (WAL); one
+  `Store.read()` block at a time uses it, because a connection's statements share one snapshot
+  while any of them is open: a block reading between another block's ``execute`` and its fetch
+  would see the database as of that other statement's start, missing rows committed since;
+- an optional *write guard* per task (`Store.guarded`): a check run first in each of its write
+  transactions, which the turn lease uses to refuse the writes of a turn whose lease was lost;
 - pragmas set once when a connection opens, outside any transaction;
 - numbered migrations, each applied in one transaction with its record.
 
@@ -16,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import aiosqlite
@@ -35,6 +41,8 @@ from letta_mcp.store.templates import TemplateQueries
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+
+WriteGuard = Callable[["Queries"], Awaitable[None]]
 
 
 class Queries:
@@ -59,6 +67,10 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        self._reading: asyncio.Task[object] | None = None  # the task inside `read()`, for nesting
+        # Per store, not module-wide: tests open several stores (one per "process") in one process.
+        self._guard: ContextVar[WriteGuard | None] = ContextVar(f"letta_mcp_write_guard_{id(self)}", default=None)
         self._agent_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
@@ -81,8 +93,21 @@ class Store:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Queries]:
-        """Queries on the reader connection (each statement sees the latest committed state)."""
-        yield Queries(self._reader)
+        """Queries on the reader connection; each block sees what was committed before its statements.
+
+        Blocks take turns (see the module docstring); a block nested in another of the same task
+        shares it. Keep blocks to reads: no model call or write inside one.
+        """
+        task = asyncio.current_task()
+        if task is not None and self._reading is task:
+            yield Queries(self._reader)
+            return
+        async with self._read_lock:
+            self._reading = task
+            try:
+                yield Queries(self._reader)
+            finally:
+                self._reading = None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Queries]:
@@ -90,11 +115,25 @@ class Store:
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
-                yield Queries(self._writer)
+                queries = Queries(self._writer)
+                guard = self._guard.get()
+                if guard is not None:
+                    await guard(queries)
+                yield queries
             except BaseException:
                 await self._writer.rollback()
                 raise
             await self._writer.commit()
+
+    @contextmanager
+    def guarded(self, guard: WriteGuard | None) -> Iterator[None]:
+        """Run ``guard`` first in every write transaction of this task (and of tasks it starts)
+        until the block ends; it raises to refuse the transaction. ``None`` lifts any guard."""
+        token = self._guard.set(guard)
+        try:
+            yield
+        finally:
+            self._guard.reset(token)
 
     @asynccontextmanager
     async def agent_lock(self, agent_id: str) -> AsyncIterator[None]:
