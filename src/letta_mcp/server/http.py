@@ -2,6 +2,7 @@
 
     /mcp        Streamable HTTP, both protocol eras the SDK serves (2026-07-28 and 2025-11-25)
     /sse        legacy HTTP+SSE (clients POST to /messages/?session_id=…)
+    /ui         the web inspector (`letta_mcp.server.ui`; setting http.ui), same auth and Host/Origin checks
     /healthz    liveness: {"status": "ok", "version": …} once the database reads; 503 otherwise.
                 No token and no Host check (probes address pods by IP); it reveals nothing else.
 
@@ -32,12 +33,13 @@ import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
 
 from letta_mcp import __version__
 from letta_mcp.config import HttpSettings, Settings
 from letta_mcp.server.app import create_server
+from letta_mcp.server.ui import UI_PATH, build_ui
 from letta_mcp.service import AgentService
 
 log = logging.getLogger(__name__)
@@ -134,12 +136,30 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
             seen.add(path)
             routes.append(route)
 
+    if http.ui:
+        routes += inspector_routes(service, settings, security)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with mcp.session_manager.run():
             yield
 
     return Starlette(routes=routes, middleware=streamable.user_middleware, lifespan=lifespan)
+
+
+def inspector_routes(service: AgentService, settings: Settings, security: TransportSecuritySettings) -> list[BaseRoute]:
+    """The web inspector at /ui (the bare path redirects to the page)."""
+    page = f"{UI_PATH}/"
+    return [
+        Route(UI_PATH, lambda request: RedirectResponse(page), methods=["GET"]),
+        Mount(UI_PATH, app=build_ui(service, settings, security)),
+    ]
+
+
+def build_inspector_app(service: AgentService, settings: Settings) -> Starlette:
+    """Only the inspector (`letta-mcp ui`), with the same Host/Origin and token checks as `build_app`."""
+    root = Route("/", lambda request: RedirectResponse(f"{UI_PATH}/"), methods=["GET"])
+    return Starlette(routes=[root, *inspector_routes(service, settings, transport_security(settings.http))])
 
 
 def bind(http: HttpSettings) -> socket.socket:
@@ -149,7 +169,12 @@ def bind(http: HttpSettings) -> socket.socket:
     )[0]
     # create_server sets SO_REUSEADDR only where it cannot let a second server take the port
     # (POSIX, not Windows).
-    return socket.create_server(address, family=family, backlog=2048)
+    sock = socket.create_server(address, family=family, backlog=2048)
+    # Accepted connections inherit TCP_NODELAY. asyncio sets it itself only on sockets created
+    # with proto IPPROTO_TCP, which create_server's are not; without it every response that
+    # goes out in several writes (a streamed MCP answer) waits ~40 ms for the client's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 async def serve_http(
@@ -158,9 +183,10 @@ async def serve_http(
     *,
     sock: socket.socket | None = None,
     stop: anyio.Event | None = None,
+    app: Starlette | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM or ``stop`` is set, then shut down gracefully (open streams get
-    a few seconds). ``sock`` defaults to a new one from `bind`."""
+    a few seconds). ``sock`` defaults to a new one from `bind`; ``app`` to `build_app`'s."""
     check_bind(settings)
     http = settings.http
     if _is_wildcard(http.host) and not http.allowed_hosts:
@@ -169,21 +195,31 @@ async def serve_http(
             "using this machine's name or address get 421; list those names in http.allowed_hosts",
             http.host,
         )
-    app = build_app(service, settings)
     sock = sock or bind(http)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    log.info(
-        "letta-mcp %s serving %s on http://%s:%d (Streamable HTTP at %s, SSE at %s, health at %s, auth %s)",
-        __version__,
-        settings.data_dir,
-        shown,
-        port,
-        MCP_PATH,
-        SSE_PATH,
-        HEALTH_PATH,
-        "on" if settings.auth.configured else "off",
-    )
+    if app is not None:
+        log.info(
+            "letta-mcp %s serving the inspector for %s on http://%s:%d%s/",
+            __version__,
+            settings.data_dir,
+            shown,
+            port,
+            UI_PATH,
+        )
+    else:
+        app = build_app(service, settings)
+        log.info(
+            "letta-mcp %s serving %s on http://%s:%d (Streamable HTTP at %s, SSE at %s, health at %s, auth %s)",
+            __version__,
+            settings.data_dir,
+            shown,
+            port,
+            MCP_PATH,
+            SSE_PATH,
+            HEALTH_PATH,
+            "on" if settings.auth.configured else "off",
+        )
     config = uvicorn.Config(
         app,
         log_config=None,  # our logging: stderr, our format
