@@ -135,3 +135,22 @@ async def test_missing_key_is_a_clear_error_on_send_message(tmp_path: Path) -> N
         assert "OPENAI_BASE_URL" in text
         listed = await client.call_tool("list_agents", {})
         assert [a["id"] for a in listed.structured_content["agents"]] == [agent_id]
+
+
+def test_bare_command_prints_help_with_every_command() -> None:
+    result = letta_mcp()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: letta-mcp")
+    for command in ("serve", "config", "hash-token", "reindex"):
+        assert command in result.stdout
+    assert "error" not in result.stderr
+
+
+def test_serve_help_says_what_stdio_waits_for_and_which_model_variables_to_set() -> None:
+    result = letta_mcp("serve", "--help")
+    assert result.returncode == 0, result.stderr
+    help_text = " ".join(result.stdout.split())
+    assert "OPENAI_API_KEY" in help_text
+    assert "OPENAI_BASE_URL" in help_text
+    assert "waits silently for a client" in help_text
+    assert "Ctrl-C" in help_text

@@ -18,23 +18,37 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from letta_mcp import __version__
+from letta_mcp import __version__, logs
 from letta_mcp.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("letta_mcp")
+
+SERVE_DESCRIPTION = """\
+Run the MCP server. On stdio (the default) an MCP client starts it and talks JSON-RPC on its
+stdin/stdout: started by hand in a terminal it logs one line to stderr and then waits silently
+for a client. Ctrl-C (or Ctrl-D, the end of stdin) stops it.
+
+Models: set OPENAI_API_KEY for OpenAI, or OPENAI_BASE_URL for any OpenAI-compatible endpoint
+(Ollama, vLLM, LM Studio, ...). The server starts without them; send_message then says what to set.
+Settings: --config FILE or LETTA_MCP_* environment variables (`letta-mcp config` shows them)."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="letta-mcp", description="MCP server hosting stateful agents.")
     parser.add_argument("--version", action="version", version=f"letta-mcp {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    # Not required: a bare `letta-mcp` prints this help instead of an argparse error.
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data-dir", help="Data directory (env LETTA_MCP_DATA_DIR; default: per-user data dir).")
         p.add_argument("--config", help="TOML config file (env LETTA_MCP_CONFIG).")
 
     serve = commands.add_parser(
-        "serve", help="Run the MCP server.", epilog="Example: letta-mcp serve --data-dir ~/agents"
+        "serve",
+        help="Run the MCP server (stdio by default: what MCP clients start).",
+        description=SERVE_DESCRIPTION,
+        epilog="Example: OPENAI_API_KEY=sk-... letta-mcp serve --data-dir ~/agents",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common(serve)
     serve.add_argument(
@@ -72,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "hash-token":
         return _hash_token()
     http = {k: getattr(args, k, None) for k in ("host", "port", "insecure")}
@@ -86,9 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"letta-mcp: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level)
     if args.command == "config":
         print(settings.model_dump_json(indent=2))
         return 0
@@ -167,7 +183,9 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
         if transport == "stdio":
             from letta_mcp.server.stdio import serve_stdio
 
-            log.info("letta-mcp %s serving %s over stdio", __version__, settings.data_dir)
+            # A person who started it in a terminal is told what it waits for and how to stop it.
+            hint = " (waiting for an MCP client on stdin; Ctrl-C stops)" if sys.stdin.isatty() else ""
+            log.info("letta-mcp %s serving %s over stdio%s", __version__, settings.data_dir, hint)
             await serve_stdio(create_server(service))
         else:
             from letta_mcp.server.http import serve_http
