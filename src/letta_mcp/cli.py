@@ -20,6 +20,7 @@ from typing import Any
 
 from letta_mcp import __version__, logs
 from letta_mcp.config import ConfigError, Settings, load_settings
+from letta_mcp.redact import redact_logs, redact_text
 
 log = logging.getLogger("letta_mcp")
 
@@ -105,8 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"letta-mcp: {e}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    redact_logs()  # endpoint URLs may carry credentials: no log line shows them
     if args.command == "config":
-        print(settings.model_dump_json(indent=2))
+        print(redact_text(settings.model_dump_json(indent=2)))
         return 0
     import anyio
 
@@ -154,6 +156,12 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
     from letta_mcp.service import AgentService
     from letta_mcp.store import StoreError
 
+    if transport == "stdio" and settings.auth.configured:
+        log.warning(
+            "[auth] is configured but does not apply to the stdio transport: this process serves its client "
+            "as the local user, who sees and may change every principal's agents. [auth] protects only "
+            "`serve --transport streamable-http` (or sse); remove it from this configuration to silence this."
+        )
     sock = None
     if transport != "stdio":
         # Checked and bound before opening anything, so a refused start leaves no trace.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from letta_mcp.embed.errors import EmbedError
 from letta_mcp.llm.client import PLACEHOLDER_KEY, build_client
+from letta_mcp.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -53,6 +54,8 @@ class OpenAIEmbedder:
         self.model = model
         self.provider = provider
         self.base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
+        # Messages show only this form: credentials in the URL must not reach principals or logs.
+        self._shown_url = redact_url(self.base_url)
         self._api_key = api_key or None
         self._requested_dim = dim
         self._dim = dim or KNOWN_DIMS.get(model, 0)
@@ -90,24 +93,26 @@ class OpenAIEmbedder:
             response = await client.embeddings.create(**kwargs)  # type: ignore[call-overload]
         except openai.APIStatusError as e:
             raise EmbedError(
-                f"The embeddings endpoint {self.base_url} (model {self.model!r}) answered HTTP {e.status_code}: "
-                f"{e.message}. Check the `embedder` setting and the provider's base_url and API key."
+                f"The embeddings endpoint {self._shown_url} (model {self.model!r}) answered HTTP "
+                f"{e.status_code}: {redact_text(e.message)}. Check the `embedder` setting and the provider's "
+                "base_url and API key."
             ) from e
         except openai.APIError as e:
             raise EmbedError(
-                f"Could not get embeddings from {self.base_url} (model {self.model!r}): {e.message}. Check that "
+                f"Could not get embeddings from {self._shown_url} (model {self.model!r}): {redact_text(e.message)}. "
+                "Check that "
                 "the server is running and reachable."
             ) from e
         data = sorted(response.data, key=lambda d: d.index)
         if len(data) != len(texts):
             raise EmbedError(
-                f"The embeddings endpoint {self.base_url} returned {len(data)} vectors for {len(texts)} texts."
+                f"The embeddings endpoint {self._shown_url} returned {len(data)} vectors for {len(texts)} texts."
             )
         vectors = [list(map(float, d.embedding)) for d in data]
         size = len(vectors[0])
         if self._dim and size != self._dim:
             raise EmbedError(
-                f"Model {self.model!r} at {self.base_url} returned {size}-dimensional vectors, expected "
+                f"Model {self.model!r} at {self._shown_url} returned {size}-dimensional vectors, expected "
                 f"{self._dim}. Set `embedding_dim` to {size} (or fix the model name)."
             )
         self._dim = size
@@ -119,7 +124,7 @@ class OpenAIEmbedder:
             if key is None:
                 if self.base_url == OPENAI_BASE_URL:
                     raise EmbedError(
-                        f"No API key for the embeddings provider {self.provider!r} ({self.base_url}). Set "
+                        f"No API key for the embeddings provider {self.provider!r} ({self._shown_url}). Set "
                         "OPENAI_API_KEY, point OPENAI_BASE_URL at a local server, or set embedder = 'none'."
                     )
                 key = PLACEHOLDER_KEY
