@@ -184,8 +184,7 @@ class AgentFilesMixin(ServiceBase):
                 if planned.passages:
                     if self.archival is None:
                         raise InvalidRequestError("Archival memory is not available, so passages can't be imported.")
-                    archive = await self.archival.memory.own_archive(q, agent, now)
-                    await self.archival.memory.add(q, archive.id, planned.passages, now)
+                    await self.archival.memory.insert(q, agent, planned.passages, now)
                 await refresh_system_message(q, agent, now)  # the counts in <memory_metadata>
             for group in plan.groups:
                 await GroupQueries(q.conn).insert(group)
