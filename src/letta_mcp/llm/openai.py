@@ -10,6 +10,9 @@ Design points:
   for it.
 * Retries are ours, not the SDK's (its ``max_retries`` is 0), so that the number of attempts,
   the backoff and the final error are under one policy and visible in one place.
+* The SDK carries a ready JSON body (`openai_wire`: each message encoded once, not re-validated
+  by the SDK's typed transformation on every call), so a request's cost does not grow with the
+  context window; transport, errors and ``Retry-After`` are the SDK's as with ``create``.
 * Every failure leaves as an `LLMError` subclass whose message names the endpoint and the model
   and says what to do. Neither the API key nor credentials inside the base URL (userinfo, secret
   query parameters) ever appear in a message: messages reach every principal using the agent.
@@ -38,7 +41,8 @@ from letta_mcp.llm.errors import (
     LLMServerError,
     LLMTimeoutError,
 )
-from letta_mcp.models import ChatMessage, ModelRequest, ModelResponse, Role, ToolCall, Usage
+from letta_mcp.llm.openai_wire import WireEncoder
+from letta_mcp.models import ModelRequest, ModelResponse, ToolCall, Usage
 from letta_mcp.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
@@ -55,7 +59,6 @@ _CONTEXT_PHRASES = (
     "too many tokens",
     "prompt is too long",
 )
-_BUILTIN_TOOL_CHOICES = ("auto", "required", "none")
 
 
 class OpenAIProvider:
@@ -88,6 +91,7 @@ class OpenAIProvider:
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._client: AsyncOpenAI | None = None
+        self._wire = WireEncoder()
 
     def __repr__(self) -> str:
         return f"OpenAIProvider(name={self.name!r}, base_url={self._shown_url!r})"
@@ -95,7 +99,7 @@ class OpenAIProvider:
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Send one chat request, retrying transient failures; raise only `LLMError`."""
         client = await self._get_client()
-        completion = await self._create(client, _request_kwargs(request), request.model)
+        completion = await self._create(client, self._wire.body(request), request.model)
         if not getattr(completion, "choices", None):
             raise LLMInvalidResponseError(
                 f"The {self._where(request.model)} answered with no choices, so there is no message to "
@@ -139,14 +143,21 @@ class OpenAIProvider:
 
     # --- retries and errors ---------------------------------------------------------------------
 
-    async def _create(self, client: AsyncOpenAI, kwargs: dict[str, Any], model: str) -> ChatCompletion:
-        import openai  # already loaded by build_client; only needed for the exception classes
+    async def _create(self, client: AsyncOpenAI, body: bytes, model: str) -> ChatCompletion:
+        import openai  # already loaded by build_client
+        from openai.types.chat import ChatCompletion
 
         attempt = 0
         while True:
             attempt += 1
             try:
-                completion: ChatCompletion = await client.chat.completions.create(**kwargs)
+                # What chat.completions.create does once it has transformed its arguments.
+                completion: ChatCompletion = await client.post(
+                    "/chat/completions",
+                    cast_to=ChatCompletion,
+                    content=body,
+                    options={"security": {"bearer_auth": True}},
+                )
                 return completion
             except openai.APIError as exc:
                 if attempt > self._max_retries or not _is_transient(exc):
@@ -234,45 +245,6 @@ class OpenAIProvider:
 
 
 # --- wire translation ---------------------------------------------------------------------------
-
-
-def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "model": request.model,
-        "messages": [_message_to_wire(m) for m in request.messages],
-    }
-    if request.tools:
-        kwargs["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-            for t in request.tools
-        ]
-        choice = request.tool_choice
-        kwargs["tool_choice"] = (
-            choice if choice in _BUILTIN_TOOL_CHOICES else {"type": "function", "function": {"name": choice}}
-        )
-    if request.max_tokens is not None:
-        kwargs["max_tokens"] = request.max_tokens
-    if request.temperature is not None:
-        kwargs["temperature"] = request.temperature
-    return kwargs
-
-
-def _message_to_wire(message: ChatMessage) -> dict[str, Any]:
-    # Only an assistant message that carries tool calls may have null content.
-    content = message.content
-    if content is None and not (message.role is Role.assistant and message.tool_calls):
-        content = ""
-    wire: dict[str, Any] = {"role": message.role.value, "content": content}
-    if message.role is Role.tool:
-        wire["tool_call_id"] = message.tool_call_id
-    elif message.name is not None:  # the wire format has no name on tool messages
-        wire["name"] = message.name
-    if message.role is Role.assistant and message.tool_calls:
-        wire["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
-    return wire
 
 
 def _to_response(completion: ChatCompletion) -> ModelResponse:

@@ -6,6 +6,10 @@ some (a compaction also appends its summary), so a cached window is current exac
 highest in-context seq and the in-context count still match. Each load therefore reads the system
 message, that stamp from the partial index, and only the rows appended since — also when another
 process sharing the data directory wrote them.
+
+Each cached message also keeps the `ChatMessage` it is sent as (`chat_messages`), built once, so
+that a step's request reuses the same objects however long the window is and providers can
+memoize their wire encoding of each (`llm.openai` does).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from letta_mcp.models import Message
+from letta_mcp.models import ChatMessage, Message, Role
 from letta_mcp.store import Queries
 
 _SUMMARY = "summary"
@@ -22,6 +26,7 @@ _SUMMARY = "summary"
 @dataclass(frozen=True)
 class _Entry:
     rest: tuple[Message, ...]  # the window after the system message, in the order the model reads it
+    chats: dict[str, ChatMessage]  # message id → its chat form; never changed once the entry is built
 
     @property
     def stamp(self) -> tuple[int, int]:
@@ -54,9 +59,31 @@ class ContextCache:
             new = await q.messages.in_context_after(agent_id, entry.stamp[0])
             # Appends only: nothing evicted and no new summary (which goes first, not last).
             if entry.stamp[1] + len(new) == stamp[1] and all(m.kind != _SUMMARY for m in new):
-                return _Entry(entry.rest + tuple(new))
-        window = await q.messages.in_context(agent_id)
-        return _Entry(tuple(m for m in window if m.seq != 0))
+                return _Entry(entry.rest + tuple(new), entry.chats | {m.id: to_chat(m) for m in new})
+        rest = tuple(m for m in await q.messages.in_context(agent_id) if m.seq != 0)
+        return _Entry(rest, {m.id: to_chat(m) for m in rest})
+
+    def chat_messages(self, agent_id: str, context: list[Message]) -> list[ChatMessage]:
+        """``context`` (from `load`, possibly extended) as chat messages, in order.
+
+        Messages of the agent's cached window reuse the form built when they were loaded: only
+        the system message (rewritten in place when memory changes, so never cached) and messages
+        appended since the load are converted here.
+        """
+        entry = self._entries.get(agent_id)
+        known = entry.chats if entry is not None else {}
+        return [known.get(m.id) or to_chat(m) for m in context]
 
     def forget(self, agent_id: str) -> None:
         self._entries.pop(agent_id, None)
+
+
+def to_chat(message: Message) -> ChatMessage:
+    """A stored message as the provider-neutral chat message a model is sent."""
+    return ChatMessage(
+        role=message.role,
+        content=message.content,
+        tool_calls=message.tool_calls,
+        tool_call_id=message.tool_call_id,
+        name=message.tool_name if message.role is Role.tool else None,
+    )

@@ -26,7 +26,6 @@ from letta_mcp.llm.registry import ProviderRegistry
 from letta_mcp.llm.tokens import Calibration, estimate_message, stored_tokens
 from letta_mcp.models import (
     Agent,
-    ChatMessage,
     Message,
     ModelRequest,
     ModelResponse,
@@ -156,14 +155,14 @@ class AgentLoop:
         try:
             provider, model = self._providers.resolve(agent.model)
             try:
-                response = await provider.complete(_request(model, context, tools))
+                response = await provider.complete(self._request(agent.id, model, context, tools))
             except ContextWindowExceededError:
                 # Our estimate was too low for this model: compact now and retry once.
                 fitted = await self._fit(agent, result, tools, force=True)
                 if fitted is None:
                     raise
                 context, raw_tokens = fitted
-                response = await provider.complete(_request(model, context, tools))
+                response = await provider.complete(self._request(agent.id, model, context, tools))
         except LLMError as e:
             run.error = str(e)
             failed = Step(
@@ -319,6 +318,10 @@ class AgentLoop:
         async with self._store.read() as q:
             return await self._contexts.load(q, agent_id)
 
+    def _request(self, agent_id: str, model: str, context: list[Message], tools: list[ToolSchema]) -> ModelRequest:
+        # The window's chat messages are cached with it: building a request costs the same at any length.
+        return ModelRequest(model=model, messages=self._contexts.chat_messages(agent_id, context), tools=tools)
+
     async def _finish(self, run: Run, stop: StopReason, *, failed_step: Step | None = None) -> None:
         _close(run, stop)
         async with self._store.write() as q:
@@ -344,17 +347,3 @@ def _close(run: Run, stop: StopReason) -> None:
 def agent_tools(agent: Agent) -> list[ToolSchema]:
     """The schemas offered to the model (shared and read-only: requests never modify them)."""
     return [BUILTIN_TOOL_SCHEMAS[name] for name in agent.tools if name in BUILTIN_TOOL_SCHEMAS]
-
-
-def _request(model: str, context: list[Message], tools: list) -> ModelRequest:
-    return ModelRequest(model=model, messages=[to_chat(m) for m in context], tools=tools)
-
-
-def to_chat(message: Message) -> ChatMessage:
-    return ChatMessage(
-        role=message.role,
-        content=message.content,
-        tool_calls=message.tool_calls,
-        tool_call_id=message.tool_call_id,
-        name=message.tool_name if message.role is Role.tool else None,
-    )
