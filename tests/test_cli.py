@@ -154,3 +154,16 @@ def test_serve_help_says_what_stdio_waits_for_and_which_model_variables_to_set()
     assert "OPENAI_BASE_URL" in help_text
     assert "waits silently for a client" in help_text
     assert "Ctrl-C" in help_text
+
+
+def test_settings_typo_is_one_line_naming_what_was_typed(tmp_path: Path) -> None:
+    """What an MCP client shows from its server log: one line, no traceback, the fix in it."""
+    config = tmp_path / "letta.toml"
+    config.write_text('defualt_model = "openai/gpt-4o"\n')
+    result = letta_mcp("serve", "--config", str(config), env=clean_env(LETTA_MCP_DEFAULT_MODLE="openai/gpt-4o"))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("letta-mcp: Invalid settings: ")
+    assert f"defualt_model in {config} is not a setting (did you mean default_model?)" in line
+    assert "LETTA_MCP_DEFAULT_MODLE is not a setting (did you mean LETTA_MCP_DEFAULT_MODEL?)" in line

@@ -134,8 +134,8 @@ def test_missing_key_is_not_an_error_at_load() -> None:
         ({"LETTA_MCP_DEFAULT_MODEL": "gpt-4o-mini"}, "default_model"),
         ({"LETTA_MCP_PROVIDERS__OPENAI__TIMEOUT_S": "soon"}, "providers.openai.timeout_s"),
         ({"LETTA_MCP_PROVIDERS__OPENAI__MAX_RETRIES": "99"}, "providers.openai.max_retries"),
-        ({"LETTA_MCP_PROVIDERS__OLLAMA__BASEURL": "x"}, "providers.ollama.baseurl"),
-        ({"LETTA_MCP_NO_SUCH_SETTING": "1"}, "no_such_setting"),
+        ({"LETTA_MCP_PROVIDERS__OLLAMA__BASEURL": "x"}, "LETTA_MCP_PROVIDERS__OLLAMA__BASEURL"),
+        ({"LETTA_MCP_NO_SUCH_SETTING": "1"}, "LETTA_MCP_NO_SUCH_SETTING"),
         ({"LETTA_MCP_COMPACTION_TRIGGER": "1.5"}, "compaction_trigger"),
         ({"LETTA_MCP_COMPACTION_TARGET": "0.95"}, "compaction_target"),  # not below the trigger
         ({"LETTA_MCP_SUMMARY_MAX_WORDS": "10"}, "summary_max_words"),
@@ -150,6 +150,59 @@ def test_invalid_value_in_file_names_the_setting(tmp_path: Path) -> None:
     config = write(tmp_path, 'max_steps = "lots"\n')
     with pytest.raises(ConfigError, match="max_steps"):
         load_settings(config_file=config, environ={})
+
+
+# --- typos: the name as typed, where it was typed, and the closest valid name ---------------------
+
+
+def test_env_var_typo_is_named_as_typed_with_the_closest_variable() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"LETTA_MCP_DEFAULT_MODLE": "openai/gpt-4o"})
+    assert str(err.value) == (
+        "Invalid settings: LETTA_MCP_DEFAULT_MODLE is not a setting (did you mean LETTA_MCP_DEFAULT_MODEL?)"
+    )
+
+
+def test_nested_env_var_typo_suggests_within_its_table() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"LETTA_MCP_PROVIDERS__OLLAMA__BASEURL": "http://localhost:11434/v1"})
+    assert "LETTA_MCP_PROVIDERS__OLLAMA__BASEURL is not a setting" in str(err.value)
+    assert "did you mean LETTA_MCP_PROVIDERS__OLLAMA__BASE_URL?" in str(err.value)
+
+
+def test_file_typo_names_the_file_and_the_closest_setting(tmp_path: Path) -> None:
+    config = write(tmp_path, 'defualt_model = "openai/gpt-4o"\n[http]\nprot = 8001\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=config, environ={})
+    message = str(err.value)
+    assert f"defualt_model in {config} is not a setting (did you mean default_model?)" in message
+    assert f"http.prot in {config} is not a setting (did you mean http.port?)" in message
+
+
+def test_bad_value_names_the_variable_and_the_setting() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"LETTA_MCP_MAX_STEPS": "many"})
+    assert str(err.value).startswith("Invalid settings: LETTA_MCP_MAX_STEPS (max_steps): ")
+
+
+def test_bad_value_in_a_file_names_the_file(tmp_path: Path) -> None:
+    config = write(tmp_path, 'max_steps = "lots"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=config, environ={})
+    assert str(err.value).startswith(f"Invalid settings: max_steps in {config}: ")
+
+
+def test_a_name_far_from_every_setting_gets_no_guess() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"LETTA_MCP_XYZZY": "1"})
+    assert "LETTA_MCP_XYZZY is not a setting (`letta-mcp config` prints them all)" in str(err.value)
+
+
+def test_errors_never_quote_the_value_back() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(environ={"LETTA_MCP_PROVIDERS__OPENAI__API_KEYS": "sk-secret-value"})
+    assert "did you mean LETTA_MCP_PROVIDERS__OPENAI__API_KEY?" in str(err.value)
+    assert "sk-secret-value" not in str(err.value)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from letta_mcp.config_errors import FromEnv, Loc, Origin, describe, file_origins
+
 ENV_PREFIX = "LETTA_MCP_"
 # The person at this machine (stdio, library use, HTTP without auth): no credential may name it.
 LOCAL_PRINCIPAL = "local"
@@ -276,35 +278,40 @@ def load_settings(
     # The built-in `openai` provider always exists: configuring another provider (in the file or
     # with LETTA_MCP_PROVIDERS__<NAME>__…) adds to it instead of replacing it.
     data: dict[str, Any] = {"providers": {"openai": {}}}
+    origins: dict[Loc, Origin] = {}  # where each value came from, for error messages
     path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
         file = Path(path).expanduser()
         try:
-            _merge(data, tomllib.loads(file.read_text(encoding="utf-8")))
+            table = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError as e:
             raise ConfigError(f"Config file not found: {file}") from e
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"Config file {file} is not valid TOML: {e}") from e
         except OSError as e:
             raise ConfigError(f"Config file {file} could not be read: {e}") from e
-    _merge(data, _from_environ(env))
+        _merge(data, table)
+        origins.update(file_origins(table, file))
+    _merge(data, _from_environ(env, origins))
     _merge(data, {k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         settings = Settings.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_describe(e)) from e
+        raise ConfigError(describe(e, origins, Settings, ENV_PREFIX)) from e
     _apply_provider_env(settings, env)
     return settings
 
 
-def _from_environ(env: Mapping[str, str]) -> dict[str, Any]:
-    """``LETTA_MCP_A__B=v`` → ``{"a": {"b": "v"}}`` (names lower-cased; pydantic coerces values)."""
+def _from_environ(env: Mapping[str, str], origins: dict[Loc, Origin]) -> dict[str, Any]:
+    """``LETTA_MCP_A__B=v`` → ``{"a": {"b": "v"}}`` (names lower-cased; pydantic coerces values);
+    records each variable's name as typed in ``origins``."""
     out: dict[str, Any] = {}
     for key, value in env.items():
         # An empty value counts as unset (``LETTA_MCP_DATA_DIR=`` must not mean the current directory).
         if not key.startswith(ENV_PREFIX) or key == f"{ENV_PREFIX}CONFIG" or value == "":
             continue
         parts = key[len(ENV_PREFIX) :].lower().split("__")
+        origins[tuple(parts)] = FromEnv(key)
         node = out
         for part in parts[:-1]:
             node = node.setdefault(part, {})
@@ -329,11 +336,3 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
         else:
             base[key] = dict(value) if isinstance(value, Mapping) else value
 
-
-def _describe(error: ValidationError) -> str:
-    problems = [
-        # A check across settings (compaction_target < compaction_trigger) has no location.
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else err["msg"]
-        for err in error.errors(include_url=False)
-    ]
-    return "Invalid settings: " + "; ".join(problems)
