@@ -2,6 +2,7 @@
 
     letta-mcp serve [--data-dir DIR] [--config FILE] [--transport stdio|sse|streamable-http]
                     [--host HOST] [--port PORT] [--insecure] [--log-level LEVEL]
+    letta-mcp ui [--data-dir DIR] [--config FILE] [--port PORT]  serve only the web inspector, print its URL
     letta-mcp config [--data-dir DIR] [--config FILE]     print the effective settings (keys hidden)
     letta-mcp hash-token < token.txt                      print the digest to put in auth.tokens
     letta-mcp reindex [--data-dir DIR] [--config FILE]    rebuild the archival search index from SQLite
@@ -68,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         help="Allow a non-loopback --host without auth (only behind a proxy that authenticates).",
     )
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level.")
+    ui = commands.add_parser(
+        "ui",
+        help="Serve only the web inspector over the data directory and print its URL (for stdio users; "
+        "works while other processes serve the same directory). Same auth settings as serve.",
+        epilog="Example: letta-mcp ui --port 8765, then open the printed URL",
+    )
+    common(ui)
+    ui.add_argument("--port", type=int, help="HTTP port (http.port; default 8000; 0 picks a free one).")
     config = commands.add_parser("config", help="Print the effective settings as JSON (API keys hidden).")
     common(config)
     commands.add_parser(
@@ -116,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(_reindex, settings)
 
     try:
-        anyio.run(_serve, settings, args.transport)
+        anyio.run(_serve, settings, "ui" if args.command == "ui" else args.transport)
     except _StartupError as e:
         print(f"letta-mcp: {e}", file=sys.stderr)
         return 1
@@ -195,6 +204,13 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
             hint = " (waiting for an MCP client on stdin; Ctrl-C stops)" if sys.stdin.isatty() else ""
             log.info("letta-mcp %s serving %s over stdio%s", __version__, settings.data_dir, hint)
             await serve_stdio(create_server(service))
+        elif transport == "ui":
+            from letta_mcp.server.http import build_inspector_app, serve_http
+
+            assert sock is not None
+            host, port = sock.getsockname()[:2]
+            print(f"letta-mcp inspector: http://{f'[{host}]' if ':' in host else host}:{port}/ui/", flush=True)
+            await serve_http(service, settings, sock=sock, app=build_inspector_app(service, settings))
         else:
             from letta_mcp.server.http import serve_http
 
