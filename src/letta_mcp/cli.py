@@ -6,6 +6,8 @@
     letta-mcp config [--data-dir DIR] [--config FILE]     print the effective settings (keys hidden)
     letta-mcp hash-token < token.txt                      print the digest to put in auth.tokens
     letta-mcp reindex [--data-dir DIR] [--config FILE]    rebuild the archival search index from SQLite
+    letta-mcp export AGENT_ID -o FILE.af [--messages all|in_context|none] [--no-archival]
+    letta-mcp import FILE.af [--name NAME] [--strip-messages]   new agents from a Letta Agent File
     letta-mcp --version
 
 Logs go to stderr: on the stdio transport, stdout carries the protocol.
@@ -92,6 +94,29 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: letta-mcp reindex --data-dir ~/agents",
     )
     common(reindex)
+    export = commands.add_parser(
+        "export",
+        help="Write an agent as a Letta Agent File (.af, v2), with the other agents of its groups. "
+        "Servers on the same data directory may keep running.",
+        epilog="Example: letta-mcp export agent-5f0c… -o sam.af",
+    )
+    common(export)
+    export.add_argument("agent_id", help="The agent's id (see list_agents).")
+    export.add_argument("-o", "--output", required=True, help="The file to write ('-' for stdout).")
+    export.add_argument(
+        "--messages", choices=["all", "in_context", "none"], default="all", help="History to include (default all)."
+    )
+    export.add_argument("--no-archival", action="store_true", help="Leave the archival passages out.")
+    import_ = commands.add_parser(
+        "import",
+        help="Create agents from a Letta Agent File (.af: v2, or legacy v1) and print what was imported as JSON. "
+        "Imported tool code is never run. Servers on the same data directory may keep running.",
+        epilog="Example: letta-mcp import sam.af --name sam-copy",
+    )
+    common(import_)
+    import_.add_argument("file", help="The .af file to import.")
+    import_.add_argument("--name", help="New name for the file's main agent.")
+    import_.add_argument("--strip-messages", action="store_true", help="Start without the file's history.")
     return parser
 
 
@@ -123,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "reindex":
         return anyio.run(_reindex, settings)
+    if args.command in ("export", "import"):
+        return anyio.run(_agent_file, settings, args)
 
     try:
         anyio.run(_serve, settings, "ui" if args.command == "ui" else args.transport)
@@ -238,6 +265,64 @@ async def _reindex(settings: Settings) -> int:
     finally:
         await store.close()
     print(f"Reindexed {count} archival passage{'' if count == 1 else 's'} in {settings.data_dir}", file=sys.stderr)
+    return 0
+
+
+async def _agent_file(settings: Settings, args: argparse.Namespace) -> int:
+    """``export`` / ``import``: through the service, like any other process on the data directory."""
+    import json
+
+    import anyio
+
+    from letta_mcp.service import AgentService, ServiceError
+
+    source = None
+    if args.command == "import":
+        try:
+            source = await anyio.Path(args.file).read_bytes()
+        except OSError as e:
+            print(f"letta-mcp: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    service = await AgentService.open(settings)
+    try:
+        if source is not None:
+            result = await service.import_agent(source, name=args.name, strip_messages=args.strip_messages)
+            summary = {
+                "agent_id": result.agents[0].agent.id,
+                "agents": [
+                    {
+                        "id": a.agent.id,
+                        "name": a.agent.name,
+                        "messages": a.messages,
+                        "passages": a.passages,
+                        "inactive_tools": {t.name: t.reason for t in a.inactive_tools},
+                    }
+                    for a in result.agents
+                ],
+                "notes": result.notes,
+            }
+            print(json.dumps(summary, indent=2, ensure_ascii=False))
+            return 0
+        document = await service.export_agent(args.agent_id, messages=args.messages, archival=not args.no_archival)
+    except ServiceError as e:
+        print(f"letta-mcp: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await service.close()
+    text = json.dumps(document, ensure_ascii=False)
+    if args.output == "-":
+        print(text)
+        return 0
+    # Written beside the target and renamed into place: a reader never sees half a file.
+    target = anyio.Path(args.output)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        await partial.write_text(text, encoding="utf-8")
+        await partial.replace(target)
+    except OSError as e:
+        print(f"letta-mcp: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"Exported {len(document['agents'])} agent(s) to {args.output}", file=sys.stderr)
     return 0
 
 

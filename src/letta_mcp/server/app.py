@@ -14,6 +14,7 @@ from letta_mcp.server import (
     capabilities,
     prompts,
     resources,
+    tools_agent_files,
     tools_agents,
     tools_archival,
     tools_context,
@@ -65,7 +66,7 @@ def create_server(
     )
     modules = (
         tools_agents, tools_messages, tools_runs, tools_memory, tools_archival, tools_context, tools_templates,
-        resources,
+        tools_agent_files, resources,
     )
     for module in modules:
         module.register(mcp, service)
