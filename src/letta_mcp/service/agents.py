@@ -140,6 +140,8 @@ class AgentsMixin(ServiceBase):
             changes["tools"] = list(dict.fromkeys(tools))
         if tags is not None:
             changes["tags"] = sorted(set(tags))
+        async with self.store.read() as q:  # ownership first: a busy agent of another principal stays unknown
+            await self._require_agent(q, agent_id)
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
             agent = await self._require_agent(q, agent_id)
             updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
@@ -151,6 +153,8 @@ class AgentsMixin(ServiceBase):
 
     async def delete_agent(self, agent_id: str) -> None:
         """Delete the agent, its history and runs; its blocks too unless another agent shares them."""
+        async with self.store.read() as q:  # ownership first, as in update_agent
+            await self._require_agent(q, agent_id)
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
             agent = await self._require_agent(q, agent_id)
             blocks = await q.blocks.for_agent(agent_id)

@@ -61,7 +61,10 @@ class MemoryMixin(ServiceBase):
         }
         if not changes:
             raise InvalidRequestError("Nothing to change: give value, limit, description or read_only.")
-        async with self.store.write() as q:
+        async with self.store.read() as q:  # ownership first: a busy agent of another principal stays unknown
+            await self._require_agent(q, agent_id)
+        # The turn lease, like every other change to an agent: a turn sees its memory change only between turns.
+        async with self.runs.lease.hold(agent_id), self.store.write() as q:
             agent = await self._require_agent(q, agent_id)
             block = await q.blocks.by_label(agent_id, label)
             if block is None:

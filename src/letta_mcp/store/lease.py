@@ -112,8 +112,13 @@ class LeaseManager:
     async def _register(self, conn: aiosqlite.Connection) -> None:
         await conn.execute(
             _REGISTER,
-            {"holder": self.holder, "pid": os.getpid(), "host": socket.gethostname(),
-             "started": ts(utcnow()), "now": time.time()},
+            {
+                "holder": self.holder,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": ts(utcnow()),
+                "now": time.time(),
+            },
         )
 
     async def beat(self) -> None:
@@ -151,7 +156,8 @@ class LeaseManager:
             host = socket.gethostname()
             cutoff = min(time.time(), max((r["heartbeat_at"] for r in rows), default=0.0)) - self.ttl_s
             dead = [
-                r["holder"] for r in rows
+                r["holder"]
+                for r in rows
                 if r["holder"] != self.holder
                 and (r["heartbeat_at"] < cutoff or (r["host"] == host and not _pid_alive(r["pid"])))
             ]
@@ -214,10 +220,13 @@ class LeaseManager:
         await self._head[ticket].wait()
         delay = _POLL_MIN_S
         while True:
-            async with self.store.read() as q, q.conn.execute(
-                "SELECT MIN(ticket), MAX(ticket = :t) FROM lease_tickets WHERE agent_id = :a",
-                {"a": agent_id, "t": ticket},
-            ) as cur:
+            async with (
+                self.store.read() as q,
+                q.conn.execute(
+                    "SELECT MIN(ticket), MAX(ticket = :t) FROM lease_tickets WHERE agent_id = :a",
+                    {"a": agent_id, "t": ticket},
+                ) as cur,
+            ):
                 row = await cur.fetchone()
             if row is None or not row[1]:
                 raise LeaseLostError(_lost(agent_id, ticket))
