@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from letta_mcp.models import Agent, Message, Role, new_id, utcnow
+from letta_mcp.models import Agent, ChatMessage, Message, Role, new_id, utcnow
 from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.store import Store
 
@@ -54,3 +54,41 @@ async def test_cache_follows_appends_evictions_and_system_rewrites_from_another_
     finally:
         await ours.close()
         await theirs.close()
+
+
+async def test_chat_forms_are_built_once_per_message_and_follow_the_window(tmp_path: Path) -> None:
+    """A step's request reuses the chat messages built when the window was loaded (so providers can
+    keep their encoding of each); only the system message and what was appended are new objects."""
+    store = await Store.open(tmp_path / "letta.db")
+    cache = ContextCache()
+    now = utcnow()
+    agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
+    try:
+        async with store.write() as q:
+            await q.agents.insert(agent)
+            await q.messages.insert(
+                [_msg(agent.id, 0, "system", role=Role.system), *(_msg(agent.id, i, f"m{i}") for i in range(1, 4))]
+            )
+
+        async def step(extra: Message | None = None) -> list[ChatMessage]:
+            async with store.read() as q:
+                context = await cache.load(q, agent.id)
+            return cache.chat_messages(agent.id, context + ([extra] if extra else []))
+
+        first = await step()
+        assert [(c.role, c.content) for c in first] == [
+            (Role.system, "system"),
+            *((Role.user, f"m{i}") for i in (1, 2, 3)),
+        ]
+        warning = _msg(agent.id, 99, "not stored")
+        second = await step(warning)
+        assert all(a is b for a, b in zip(first[1:], second[1:4], strict=True))  # the same objects
+        assert second[0] is not first[0]  # the system message is rebuilt: it is rewritten in place
+        assert second[4].content == "not stored"
+        async with store.write() as q:
+            await q.messages.insert([_msg(agent.id, 4, "m4")])
+        third = await step()
+        assert all(a is b for a, b in zip(first[1:], third[1:4], strict=True))
+        assert [c.content for c in third] == ["system", "m1", "m2", "m3", "m4"]
+    finally:
+        await store.close()

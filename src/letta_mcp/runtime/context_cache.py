@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 
 from letta_mcp.models import ChatMessage, Message, Role
 from letta_mcp.store import Queries
@@ -28,9 +29,11 @@ class _Entry:
     rest: tuple[Message, ...]  # the window after the system message, in the order the model reads it
     chats: dict[str, ChatMessage]  # message id → its chat form; never changed once the entry is built
 
-    @property
+    @cached_property
     def stamp(self) -> tuple[int, int]:
         # Derived from the rows themselves, so a write racing the load can only cause a reload.
+        # Computed once per entry: every load compares it, and scanning the window each time
+        # would make a step cost more as the window grows.
         return (max((m.seq for m in self.rest), default=0), len(self.rest))
 
 
