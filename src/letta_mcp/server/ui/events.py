@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 from letta_mcp.service import AgentService, Change, Principal
 
@@ -92,14 +92,14 @@ class EventHub:
             raise TooManyStreamsError(
                 f"{principal.name} already has {MAX_STREAMS_PER_PRINCIPAL} live inspector pages open; close one."
             )
+        return self._serve(principal, agent_id)
+
+    async def _serve(self, principal: Principal, agent_id: str | None) -> AsyncIterator[bytes]:
+        # Registered only once the response starts streaming, so a request that goes away before
+        # that leaves nothing behind (the limits above may overshoot by the opens in flight).
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](QUEUE_SIZE)
         key = object()
         self.streams[key] = stream = _Stream(principal, agent_id, send)
-        return self._serve(key, stream, receive)
-
-    async def _serve(
-        self, key: object, stream: _Stream, receive: MemoryObjectReceiveStream[dict[str, Any]]
-    ) -> AsyncIterator[bytes]:
         try:
             yield _frame({"type": "ready"})
             while True:
