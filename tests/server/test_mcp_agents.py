@@ -156,7 +156,7 @@ async def test_core_memory_marker_places_memory_inside_a_custom_system_prompt(
 
     system = scripted.requests[0].messages[0].content
     assert system.startswith("Rules first.\n<memory_blocks>\nThe following memory blocks")
-    assert system.endswith("stored in recall memory\n</memory_metadata>\nRules last.")
+    assert system.endswith("use tools to access them)\n</memory_metadata>\nRules last.")
     assert "{CORE_MEMORY}" not in system
     assert system.count("<memory_blocks>") == 1
     assert "<value>\nName: Sam\n</value>" in system

@@ -91,7 +91,8 @@ async def test_get_memory_renders_what_the_model_sees(client: Client, scripted: 
         f"<memory_metadata>\n- AGENT_ID: {agent_id}\n- CONVERSATION_ID: default\n{RECOMPILED}"
     ) in rendered
     assert rendered.endswith(
-        "- 0 previous messages between you and the user are stored in recall memory\n</memory_metadata>"
+        "- 0 previous messages between you and the user are stored in recall memory"
+        " (outside your context window; use tools to access them)\n</memory_metadata>"
     )
 
     scripted.add(reply("hi"))

@@ -1,7 +1,9 @@
 """Compiling the system message: system prompt + ``<memory_blocks>`` + ``<memory_metadata>``.
 
-The layout matches Letta's ``Memory.compile`` and memory-metadata block byte for byte, so prompts
-and parsers written for Letta agents read ours the same way.
+The layout matches Letta's ``Memory.compile`` and memory-metadata block, so prompts and parsers
+written for Letta agents read ours the same way. One line says more than Letta's: the count of
+previous messages is of those that left the context window (the rest are in front of the model),
+and an agent reading "0 previous messages" next to a visible conversation took it for a fault.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ _RECOMPILED_PREFIX = "- System prompt last recompiled: "
 class MemoryStats:
     """Counts rendered in ``<memory_metadata>``."""
 
-    previous_messages: int
+    previous_messages: int  # in the history but no longer in the context window
     archival_memories: int = 0
     archival_tags: tuple[str, ...] = ()
 
@@ -51,7 +53,8 @@ def render_metadata(agent_id: str, stats: MemoryStats, recompiled_at: datetime) 
         f"- AGENT_ID: {agent_id}",
         "- CONVERSATION_ID: default",
         f"{_RECOMPILED_PREFIX}{format_time(recompiled_at)}",
-        f"- {stats.previous_messages} previous messages between you and the user are stored in recall memory",
+        f"- {stats.previous_messages} previous messages between you and the user are stored in recall memory"
+        " (outside your context window; use tools to access them)",
     ]
     if stats.archival_memories > 0:
         lines.append(
