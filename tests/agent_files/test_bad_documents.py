@@ -10,7 +10,7 @@ from af_helpers import document, fixture
 from mcp_helpers import snapshot
 
 from letta_mcp.service import AgentService, InvalidRequestError
-from letta_mcp.service.agentfile.from_letta import MAX_DOCUMENT_BYTES
+from letta_mcp.service.agentfile.parse import MAX_DOCUMENT_BYTES
 
 pytestmark = pytest.mark.anyio
 

@@ -19,13 +19,9 @@ from letta_mcp.runtime.archival import ArchivalError
 from letta_mcp.runtime.blocks import record_history
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service.access import current_principal
-from letta_mcp.service.agentfile.from_letta import (
-    AgentFileError,
-    ImportOptions,
-    ImportPlan,
-    parse_document,
-    plan_import,
-)
+from letta_mcp.service.agentfile.errors import AgentFileError
+from letta_mcp.service.agentfile.from_letta import ImportOptions, ImportPlan, plan_import
+from letta_mcp.service.agentfile.parse import parse_document
 from letta_mcp.service.agentfile.to_letta import AgentSnapshot, MessageScope, Snapshot, to_agent_file
 from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.changes import Change
