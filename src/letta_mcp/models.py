@@ -46,6 +46,8 @@ class Block(_Model):
     version: int = 1
     created_at: datetime
     updated_at: datetime
+    owner: str | None = None  # the principal it belongs to (an agent's blocks: the agent's owner)
+    standalone: bool = False  # made by create_block: outlives the agents it is attached to
 
 
 class BlockHistoryEntry(_Model):
@@ -58,9 +60,10 @@ class BlockHistoryEntry(_Model):
     value: str
     limit: int
     description: str | None
-    actor: str  # "agent:<agent_id>" for the agent's own tools, "user" for MCP clients
+    actor: str  # "agent:<agent_id>" for an agent's own tools, "principal:<name>" for MCP clients
     reason: str  # the tool or operation that made the change, e.g. "memory_replace"
     created_at: datetime
+    run_id: str | None = None  # the run of the agent that made the change
 
 
 # --- agents and templates ----------------------------------------------------------------------

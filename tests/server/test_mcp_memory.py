@@ -138,10 +138,10 @@ async def test_update_block_value_description_and_limit_are_versioned_and_seen_n
         "Facts about the user.",
         4,
         [
-            (4, "Name: Sarah\nLikes: tea", "user", "update_block"),
-            (3, "Name: Sarah\nLikes: tea", "user", "update_block"),
-            (2, "Name: Sarah\nLikes: tea", "user", "update_block"),
-            (1, "Name: Sam", "user", "create_agent"),
+            (4, "Name: Sarah\nLikes: tea", "principal:local", "update_block"),
+            (3, "Name: Sarah\nLikes: tea", "principal:local", "update_block"),
+            (2, "Name: Sarah\nLikes: tea", "principal:local", "update_block"),
+            (1, "Name: Sam", "principal:local", "create_agent"),
         ],
     )
 

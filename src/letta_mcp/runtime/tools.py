@@ -2,8 +2,10 @@
 
 A tool call runs inside the step's write transaction: memory tools read the block's current row
 and write the new value in the same ``BEGIN IMMEDIATE`` transaction, so an edit made by another
-process a moment earlier is never overwritten. Every outcome is a `ToolOutcome` whose message is
-what the model reads inside Letta's envelope ``{"status", "message", "time"}``.
+process a moment earlier is never overwritten. What must not happen under that transaction (a
+network call: embedding a search query; importing lancedb) is done first by `prepare_tools`.
+Every outcome is a `ToolOutcome` whose message is what the model reads inside Letta's envelope
+``{"status", "message", "time"}``; a `RuntimeToolError` becomes a failed outcome, verbatim.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 
 from letta_mcp.models import Agent, Block, NewPassage, Role, ToolCall, new_id, utcnow
 from letta_mcp.runtime import block_edits
-from letta_mcp.runtime.archival import ArchivalError, ArchivalMemory
-from letta_mcp.runtime.block_edits import MemoryEditError
+from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.blocks import create_block, save_block
+from letta_mcp.runtime.errors import RuntimeToolError, ToolFailure
 from letta_mcp.runtime.memory import format_time
 from letta_mcp.runtime.tool_schemas import (
     ARCHIVAL_SEARCH_DEFAULT_TOP_K,
@@ -26,7 +28,6 @@ from letta_mcp.runtime.tool_schemas import (
     CONVERSATION_SEARCH_DEFAULT_LIMIT,
 )
 from letta_mcp.store import Queries
-from letta_mcp.store.archival import ArchivalQueries
 
 FUNCTION_RETURN_CHAR_LIMIT = 50_000
 # Search results are exempt from truncation, as in Letta: the model asked for them, and a limit
@@ -45,6 +46,7 @@ class ToolContext:
     default_block_limit: int
     blocks_changed: bool = field(default=False)  # set when the system message must be recompiled
     archival: ArchivalMemory | None = None  # the archival engine (AgentLoop passes its own)
+    query_vectors: dict[str, list[float]] = field(default_factory=dict)  # by query, from `prepare_tools`
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,6 @@ class ToolOutcome:
             },
             ensure_ascii=False,
         )
-
-
-class _ToolFailure(Exception):
-    """A failure to report to the model verbatim."""
 
 
 Handler = Callable[..., Awaitable[str]]
@@ -97,7 +95,7 @@ async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
     args = {k: v for k, v in args.items() if v is not None}
     try:
         message = await _HANDLERS[call.name](ctx, **args)
-    except (MemoryEditError, _ToolFailure) as e:
+    except RuntimeToolError as e:
         return ToolOutcome(False, str(e))
     except (TypeError, ValueError) as e:
         text = f"Error executing function {call.name}: {type(e).__name__}: {e}"
@@ -118,14 +116,22 @@ async def _editable_block(ctx: ToolContext, label: str) -> Block:
     block = await ctx.q.blocks.by_label(ctx.agent.id, label)
     if block is None:
         labels = [b.label for b in await ctx.q.blocks.for_agent(ctx.agent.id)]
-        raise _ToolFailure(f"Block field {label} does not exist (available sections = {', '.join(labels)})")
+        raise ToolFailure(f"Block field {label} does not exist (available sections = {', '.join(labels)})")
     if block.read_only:
-        raise _ToolFailure(block_edits.READ_ONLY_ERROR)
+        raise ToolFailure(block_edits.READ_ONLY_ERROR)
     return block
 
 
 async def _save(ctx: ToolContext, block: Block, value: str, reason: str) -> Block:
-    updated = await save_block(ctx.q, block, {"value": value}, actor=f"agent:{ctx.agent.id}", reason=reason)
+    updated = await save_block(
+        ctx.q,
+        block,
+        {"value": value},
+        actor=f"agent:{ctx.agent.id}",
+        reason=reason,
+        run_id=ctx.run_id,
+        editing_agent_id=ctx.agent.id,
+    )
     ctx.blocks_changed = True
     return updated
 
@@ -178,11 +184,13 @@ async def _memory_rethink(ctx: ToolContext, label: str, new_memory: str) -> str:
             created_at=now,
             updated_at=now,
         )
-        await create_block(ctx.q, ctx.agent.id, new_block, actor=f"agent:{ctx.agent.id}", reason="memory_rethink")
+        await create_block(
+            ctx.q, ctx.agent.id, new_block, actor=f"agent:{ctx.agent.id}", reason="memory_rethink", run_id=ctx.run_id
+        )
         ctx.blocks_changed = True
         return _edited_message(label)
     if block.read_only:
-        raise _ToolFailure(block_edits.READ_ONLY_ERROR)
+        raise ToolFailure(block_edits.READ_ONLY_ERROR)
     await _save(ctx, block, block_edits.memory_rethink(new_memory), "memory_rethink")
     return _edited_message(label)
 
@@ -200,7 +208,7 @@ def _parse_date(value: str | None, *, end: bool) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as e:
-        raise _ToolFailure(f"Invalid date {value!r}: use ISO 8601, e.g. '2024-01-15' or '2024-01-15T09:30:00'.") from e
+        raise ToolFailure(f"Invalid date {value!r}: use ISO 8601, e.g. '2024-01-15' or '2024-01-15T09:30:00'.") from e
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if end and len(value) <= 10:  # a bare date as an end bound means the whole day
@@ -228,7 +236,7 @@ async def _conversation_search(
     try:
         wanted = [Role(r) for r in roles] if roles else list(_SEARCH_ROLES)
     except ValueError as e:
-        raise _ToolFailure(f"Invalid role in {roles!r}: roles must be among 'assistant', 'user', 'tool'.") from e
+        raise ToolFailure(f"Invalid role in {roles!r}: roles must be among 'assistant', 'user', 'tool'.") from e
     limit = max(1, min(int(limit or CONVERSATION_SEARCH_DEFAULT_LIMIT), 100))
     found = await ctx.q.messages.search(
         ctx.agent.id,
@@ -258,20 +266,17 @@ async def _conversation_search(
 
 def _archival(ctx: ToolContext) -> ArchivalMemory:
     if ctx.archival is None:
-        raise _ToolFailure("Archival memory is not available in this server process.")
+        raise ToolFailure("Archival memory is not available in this server process.")
     return ctx.archival
 
 
 async def _archival_memory_insert(ctx: ToolContext, content: str, tags: list[str] | None = None) -> str:
     archival = _archival(ctx)
     if not isinstance(content, str):
-        raise _ToolFailure("content must be a string: the text to store.")
-    now = utcnow()
-    archive = await archival.own_archive(ctx.q, ctx.agent, now)
-    try:
-        await archival.add(ctx.q, archive.id, [NewPassage(text=content, tags=tags or [])], now)
-    except ArchivalError as e:
-        raise _ToolFailure(str(e)) from e
+        raise ToolFailure("content must be a string: the text to store.")
+    # Always the agent's own archive: archives shared with it are read-only unless shared writable,
+    # and the tool has no way to name one.
+    await archival.insert(ctx.q, ctx.agent, [NewPassage(text=content, tags=tags or [])], utcnow())
     archival.notify()  # the indexer's write waits for this step's transaction to commit
     ctx.blocks_changed = True  # as in Letta: <memory_metadata> shows the new archival count
     return "None"  # Letta's tool returns None
@@ -288,24 +293,22 @@ async def _archival_memory_search(
 ) -> str:
     archival = _archival(ctx)
     if tag_match_mode not in ("any", "all"):
-        raise _ToolFailure(f"tag_match_mode must be 'any' or 'all', not {tag_match_mode!r}.")
+        raise ToolFailure(f"tag_match_mode must be 'any' or 'all', not {tag_match_mode!r}.")
     k = max(1, min(int(top_k or ARCHIVAL_SEARCH_DEFAULT_TOP_K), ARCHIVAL_SEARCH_MAX_TOP_K))
     start = _parse_date(start_datetime, end=False)
     end = _parse_date(end_datetime, end=True)
-    archive_ids = await ArchivalQueries(ctx.q.conn).archive_ids_for_agent(ctx.agent.id)
-    try:
-        hits = await archival.search(
-            archive_ids,
-            query,
-            tags=tags or [],
-            tag_match_mode="all" if tag_match_mode == "all" else "any",
-            top_k=k,
-            start=start,
-            end=end,
-            q=ctx.q,
-        )
-    except ArchivalError as e:
-        raise _ToolFailure(str(e)) from e
+    archive_ids = await ctx.q.archival.archive_ids_for_agent(ctx.agent.id)
+    hits = await archival.search(
+        archive_ids,
+        query,
+        tags=tags or [],
+        tag_match_mode="all" if tag_match_mode == "all" else "any",
+        top_k=k,
+        start=start,
+        end=end,
+        q=ctx.q,
+        query_vector=ctx.query_vectors.get(query) if isinstance(query, str) else None,
+    )
     results = [
         {
             "id": hit.passage.id,
@@ -317,6 +320,35 @@ async def _archival_memory_search(
         for hit in hits
     ]
     return json.dumps(results, ensure_ascii=False)
+
+
+async def prepare_tools(archival: ArchivalMemory | None, calls: list[ToolCall]) -> dict[str, list[float]]:
+    """Do before the step's write transaction what its tool calls must not do inside it: open the
+    archival index (the first time imports lancedb) and embed the queries of archival searches (a
+    network call with an endpoint embedder). Returns the query vectors, for `ToolContext`."""
+    if archival is None or not any(c.name.startswith("archival_") for c in calls):
+        return {}
+    await archival.open_index()
+    vectors: dict[str, list[float]] = {}
+    for call in calls:
+        query = _search_query(call)
+        if query is not None and query not in vectors:
+            vector = await archival.embed_query(query)
+            if vector is not None:
+                vectors[query] = vector
+    return vectors
+
+
+def _search_query(call: ToolCall) -> str | None:
+    """The query of an ``archival_memory_search`` call, if it has a usable one."""
+    if call.name != "archival_memory_search":
+        return None
+    try:
+        args = json.loads(call.arguments)
+    except json.JSONDecodeError:
+        return None  # the call itself reports the malformed arguments
+    query = args.get("query") if isinstance(args, dict) else None
+    return query if isinstance(query, str) else None
 
 
 _HANDLERS: dict[str, Handler] = {

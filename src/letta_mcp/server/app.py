@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from mcp.server import MCPServer
@@ -9,7 +10,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 
 from letta_mcp import __version__
-from letta_mcp.config import AuthSettings
+from letta_mcp.config import AuthSettings, ToolGroup
 from letta_mcp.server import (
     capabilities,
     prompts,
@@ -17,6 +18,7 @@ from letta_mcp.server import (
     tools_agent_files,
     tools_agents,
     tools_archival,
+    tools_blocks,
     tools_context,
     tools_memory,
     tools_messages,
@@ -25,6 +27,7 @@ from letta_mcp.server import (
 )
 from letta_mcp.server.auth import principal_of, sdk_auth
 from letta_mcp.server.live import LiveResources
+from letta_mcp.server.mcp_server import LettaMCPServer
 from letta_mcp.service import AgentService, acting_as
 
 INSTRUCTIONS = """\
@@ -33,6 +36,16 @@ perpetual conversation, and lives on after this session. Typical use: find an ag
 list_agents (or make one with create_agent), then call send_message with only the new message \
 and show the user `reply`. Read or correct what an agent remembers with get_memory and \
 update_block; look back with list_messages or search_messages."""
+
+# The modules registering each tool group (`tool_groups` setting); their resources are always served.
+TOOL_MODULES: dict[ToolGroup, tuple[ModuleType, ...]] = {
+    "agents": (tools_agents, tools_messages),
+    "memory": (tools_memory, tools_blocks),
+    "archival": (tools_archival,),
+    "runs": (tools_runs,),
+    "context": (tools_context,),
+    "templates": (tools_templates, tools_agent_files),
+}
 
 
 def create_server(
@@ -55,8 +68,9 @@ def create_server(
             return await call_next(ctx)
 
     live = LiveResources(service)
-    mcp = MCPServer(
+    mcp = LettaMCPServer(
         "letta-mcp",
+        tool_groups=service.settings.tool_groups,
         version=__version__,
         instructions=INSTRUCTIONS,
         token_verifier=verifier,
@@ -64,12 +78,11 @@ def create_server(
         subscriptions=live.bus,
         middleware=[act_as_caller],
     )
-    modules = (
-        tools_agents, tools_messages, tools_runs, tools_memory, tools_archival, tools_context, tools_templates,
-        tools_agent_files, resources,
-    )
-    for module in modules:
-        module.register(mcp, service)
+    for group, modules in TOOL_MODULES.items():
+        with mcp.tool_group(group):
+            for module in modules:
+                module.register(mcp, service)
+    resources.register(mcp, service)
     prompts.register(mcp, service)
     capabilities.install(mcp, service, live)
     return mcp

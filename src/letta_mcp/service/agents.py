@@ -19,6 +19,7 @@ from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.changes import Change
+from letta_mcp.service.limits import AgentConfig, PrincipalLimits
 from letta_mcp.service.specs import DEFAULT_TOOLS, block_specs, check_blocks, check_tools, new_block
 
 
@@ -69,6 +70,17 @@ class AgentsMixin(ServiceBase):
             created_at=now,
             updated_at=now,
         )
+        PrincipalLimits.current(self.settings.limits).check_agent(
+            AgentConfig(
+                model=agent.model,
+                name=agent.name,
+                description=agent.description,
+                system=agent.system,
+                tags=agent.tags,
+                max_steps=max_steps or (base.max_steps if base else None),  # the operator's default is not checked
+                context_window=agent.context_window,
+            )
+        )
         async with self.store.write() as q:
             await q.agents.insert(agent)
             created = [
@@ -76,7 +88,7 @@ class AgentsMixin(ServiceBase):
                     q,
                     agent.id,
                     new_block(spec, now, self.settings.default_block_limit),
-                    actor="user",
+                    actor=f"principal:{current_principal().name}",
                     reason="create_agent",
                 )
                 for spec in specs
@@ -124,6 +136,17 @@ class AgentsMixin(ServiceBase):
             self._check_model(model)
         if tools is not None:
             check_tools(tools)
+        PrincipalLimits.current(self.settings.limits).check_agent(
+            AgentConfig(
+                model=model,
+                name=name,
+                description=description,
+                system=system,
+                tags=tags,
+                max_steps=max_steps,
+                context_window=context_window,
+            )
+        )
         changes: dict[str, object] = {
             k: v
             for k, v in {

@@ -61,13 +61,14 @@ class ServiceBase:
             raise self._agent_not_found(agent_id)
         return agent
 
-    async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
-        """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
-        async with self.store.read() as q:
-            after = await q.blocks.for_agent(agent.id)
-        versions = {b.label: b.version for b in blocks_before}
-        edited = tuple(b.label for b in after if versions.get(b.label) != b.version)
-        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True, run_id=run_id))
+    async def _block_changes(self, q, block: Block, *, skip: str | None = None) -> list[Change]:
+        """One change per agent ``block`` is attached to (but ``skip``), for their memory subscribers."""
+        changes = []
+        for agent_id in await q.blocks.attached_agents(block.id):
+            agent = await q.agents.get(agent_id) if agent_id != skip else None
+            if agent is not None:
+                changes.append(Change(agent.owner, agent_id, blocks=(block.label,)))
+        return changes
 
     @staticmethod
     def _agent_not_found(agent_id: str) -> NotFoundError:

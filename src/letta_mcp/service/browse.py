@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from letta_mcp.models import Agent, BlockHistoryEntry
+from letta_mcp.models import Agent
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.errors import InvalidRequestError
@@ -63,14 +63,3 @@ class BrowseMixin(ServiceBase):
                 offset=offset,
             )
         return AgentPage([AgentSummary(agent, count, last) for agent, count, last in rows], total)
-
-    async def block_history(self, agent_id: str, label: str, *, limit: int = 20) -> list[BlockHistoryEntry]:
-        """Recorded versions of the agent's block ``label``, newest first."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}; got {limit}.")
-        async with self.store.read() as q:
-            await self._require_agent(q, agent_id)
-            block = await q.blocks.by_label(agent_id, label)
-            if block is None:
-                raise await self._block_not_found(q, agent_id, label)
-            return await q.blocks.history(block.id, limit=limit)

@@ -24,6 +24,7 @@ from letta_mcp.service.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from letta_mcp.service.limits import PrincipalLimits
 from letta_mcp.service.runs import RunDetails
 
 
@@ -48,6 +49,8 @@ class ConversationMixin(ServiceBase):
             raise InvalidRequestError("role must be 'user' or 'system'.")
         if not message.strip():
             raise InvalidRequestError("message is empty; send the text the agent should respond to.")
+        if max_steps is not None:
+            PrincipalLimits.current(self.settings.limits).check_steps(max_steps)
         async with self.store.read() as q:  # no message counts: this is the per-message hot path
             agent = await self._require_agent(q, agent_id)
             blocks_before = await q.blocks.for_agent(agent_id)
@@ -144,8 +147,11 @@ class ConversationMixin(ServiceBase):
 
     async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
         """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
-        async with self.store.read() as q:
-            after = await q.blocks.for_agent(agent.id)
         versions = {b.label: b.version for b in blocks_before}
-        edited = tuple(b.label for b in after if versions.get(b.label) != b.version)
-        await self.changes.emit(Change(agent.owner, agent.id, blocks=edited, messages=True, run_id=run_id))
+        async with self.store.read() as q:
+            edited = [b for b in await q.blocks.for_agent(agent.id) if versions.get(b.label) != b.version]
+            shared = [c for b in edited for c in await self._block_changes(q, b, skip=agent.id)]
+        labels = tuple(b.label for b in edited)
+        await self.changes.emit(Change(agent.owner, agent.id, blocks=labels, messages=True, run_id=run_id))
+        for change in shared:  # the other agents the edited blocks are attached to
+            await self.changes.emit(change)

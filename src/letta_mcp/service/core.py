@@ -26,6 +26,7 @@ from letta_mcp.runtime.context import ContextConfig
 from letta_mcp.service.agent_files import AgentFilesMixin
 from letta_mcp.service.agents import AgentsMixin
 from letta_mcp.service.archival import ArchivalService
+from letta_mcp.service.blocks import BlocksMixin
 from letta_mcp.service.browse import BrowseMixin
 from letta_mcp.service.changes import ChangeFeed, ChangeListener
 from letta_mcp.service.context import ContextMixin
@@ -38,7 +39,14 @@ from letta_mcp.store.lease import LeaseManager
 
 
 class AgentService(
-    AgentsMixin, ConversationMixin, MemoryMixin, ContextMixin, TemplatesMixin, BrowseMixin, AgentFilesMixin
+    AgentsMixin,
+    ConversationMixin,
+    MemoryMixin,
+    BlocksMixin,
+    ContextMixin,
+    TemplatesMixin,
+    BrowseMixin,
+    AgentFilesMixin,
 ):
     def __init__(
         self,

@@ -11,9 +11,9 @@ from letta_mcp.models import (
 from letta_mcp.runtime.block_edits import READ_ONLY_ERROR, MemoryEditError
 from letta_mcp.runtime.blocks import save_block
 from letta_mcp.runtime.memory import render_memory
-from letta_mcp.runtime.system_message import memory_stats, refresh_system_message
+from letta_mcp.runtime.system_message import memory_stats
+from letta_mcp.service.access import current_principal
 from letta_mcp.service.base import ServiceBase
-from letta_mcp.service.changes import Change
 from letta_mcp.service.errors import (
     InvalidRequestError,
     MemoryLimitError,
@@ -65,7 +65,7 @@ class MemoryMixin(ServiceBase):
             await self._require_agent(q, agent_id)
         # The turn lease, like every other change to an agent: a turn sees its memory change only between turns.
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
-            agent = await self._require_agent(q, agent_id)
+            await self._require_agent(q, agent_id)
             block = await q.blocks.by_label(agent_id, label)
             if block is None:
                 raise await self._block_not_found(q, agent_id, label)
@@ -75,9 +75,12 @@ class MemoryMixin(ServiceBase):
                     "read_only=false in the same call (or first)."
                 )
             try:
-                updated = await save_block(q, block, changes, actor="user", reason="update_block")
+                updated = await save_block(
+                    q, block, changes, actor=f"principal:{current_principal().name}", reason="update_block"
+                )
             except MemoryEditError as e:
                 raise MemoryLimitError(str(e)) from e
-            await refresh_system_message(q, agent, updated.updated_at)
-        await self.changes.emit(Change(agent.owner, agent_id, blocks=(label,)))
+            announce = await self._block_changes(q, updated)  # every agent sharing the block
+        for change in announce:
+            await self.changes.emit(change)
         return updated

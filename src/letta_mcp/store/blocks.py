@@ -22,6 +22,24 @@ def _block(row: aiosqlite.Row) -> Block:
         version=row["version"],
         created_at=from_ts(row["created_at"]),
         updated_at=from_ts(row["updated_at"]),
+        owner=row["owner"],
+        standalone=bool(row["standalone"]),
+    )
+
+
+def _history(row: aiosqlite.Row) -> BlockHistoryEntry:
+    return BlockHistoryEntry(
+        id=row["id"],
+        block_id=row["block_id"],
+        version=row["version"],
+        label=row["label"],
+        value=row["value"],
+        limit=row["limit"],
+        description=row["description"],
+        actor=row["actor"],
+        reason=row["reason"],
+        created_at=from_ts(row["created_at"]),
+        run_id=row["run_id"],
     )
 
 
@@ -37,6 +55,8 @@ def _params(block: Block) -> dict[str, Any]:
         "version": block.version,
         "created_at": ts(block.created_at),
         "updated_at": ts(block.updated_at),
+        "owner": block.owner,
+        "standalone": int(block.standalone),
     }
 
 
@@ -47,18 +67,81 @@ class BlockQueries:
     async def insert(self, block: Block) -> None:
         await self._conn.execute(
             'INSERT INTO blocks (id, label, value, "limit", description, read_only, metadata, version,'
-            " created_at, updated_at) VALUES (:id, :label, :value, :limit, :description, :read_only,"
-            " :metadata, :version, :created_at, :updated_at)",
+            " created_at, updated_at, owner, standalone) VALUES (:id, :label, :value, :limit, :description,"
+            " :read_only, :metadata, :version, :created_at, :updated_at, :owner, :standalone)",
             _params(block),
         )
 
     async def link(self, agent_id: str, block: Block) -> None:
-        """Attach ``block`` to ``agent_id`` under its label, after the agent's other blocks."""
+        """Attach ``block`` to ``agent_id`` under its label, after the agent's other blocks.
+
+        A block inserted without an owner takes the owner of the first agent it is attached to."""
+        params = {"agent_id": agent_id, "block_id": block.id, "label": block.label}
         await self._conn.execute(
             "INSERT INTO agent_blocks (agent_id, block_id, label, position) VALUES (:agent_id, :block_id,"
             " :label, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_blocks WHERE agent_id = :agent_id))",
-            {"agent_id": agent_id, "block_id": block.id, "label": block.label},
+            params,
         )
+        await self._conn.execute(
+            "UPDATE blocks SET owner = (SELECT owner FROM agents WHERE id = :agent_id)"
+            " WHERE id = :block_id AND owner IS NULL",
+            params,
+        )
+
+    async def unlink(self, agent_id: str, block_id: str) -> None:
+        await self._conn.execute(
+            "DELETE FROM agent_blocks WHERE agent_id = :agent_id AND block_id = :block_id",
+            {"agent_id": agent_id, "block_id": block_id},
+        )
+
+    async def get(self, block_id: str) -> Block | None:
+        async with self._conn.execute("SELECT * FROM blocks WHERE id = :id", {"id": block_id}) as cur:
+            row = await cur.fetchone()
+        return _block(row) if row else None
+
+    async def attached_agents(self, block_id: str) -> list[str]:
+        """Ids of the agents ``block_id`` is attached to, in id order."""
+        async with self._conn.execute(
+            "SELECT agent_id FROM agent_blocks WHERE block_id = :id ORDER BY agent_id", {"id": block_id}
+        ) as cur:
+            return [row[0] for row in await cur.fetchall()]
+
+    async def attachments(self, block_ids: list[str]) -> dict[str, list[str]]:
+        """Block id → ids of the agents it is attached to, for each of ``block_ids``."""
+        found: dict[str, list[str]] = {block_id: [] for block_id in block_ids}
+        if not block_ids:
+            return found
+        marks = ", ".join(f":b{i}" for i in range(len(block_ids)))
+        async with self._conn.execute(
+            f"SELECT block_id, agent_id FROM agent_blocks WHERE block_id IN ({marks}) ORDER BY agent_id",
+            {f"b{i}": block_id for i, block_id in enumerate(block_ids)},
+        ) as cur:
+            for row in await cur.fetchall():
+                found[row[0]].append(row[1])
+        return found
+
+    async def owned(
+        self, *, owner: str | None, label: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[Block]:
+        """Blocks of ``owner`` (everyone's when None), optionally with one label, oldest first."""
+        async with self._conn.execute(
+            "SELECT * FROM blocks WHERE (:owner IS NULL OR owner = :owner) AND (:label IS NULL OR label = :label)"
+            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            {"owner": owner, "label": label, "limit": limit, "offset": offset},
+        ) as cur:
+            return [_block(row) for row in await cur.fetchall()]
+
+    async def version(self, block_id: str, version: int) -> BlockHistoryEntry | None:
+        async with self._conn.execute(
+            "SELECT * FROM block_history WHERE block_id = :block_id AND version = :version",
+            {"block_id": block_id, "version": version},
+        ) as cur:
+            row = await cur.fetchone()
+        return _history(row) if row else None
+
+    async def delete(self, block_id: str) -> None:
+        """Delete the block, its attachments and its history."""
+        await self._conn.execute("DELETE FROM blocks WHERE id = :id", {"id": block_id})
 
     async def for_agent(self, agent_id: str) -> list[Block]:
         async with self._conn.execute(
@@ -89,38 +172,28 @@ class BlockQueries:
     async def add_history(self, entry: BlockHistoryEntry) -> None:
         await self._conn.execute(
             'INSERT INTO block_history (id, block_id, version, label, value, "limit", description, actor,'
-            " reason, created_at) VALUES (:id, :block_id, :version, :label, :value, :limit, :description,"
-            " :actor, :reason, :created_at)",
+            " reason, created_at, run_id) VALUES (:id, :block_id, :version, :label, :value, :limit,"
+            " :description, :actor, :reason, :created_at, :run_id)",
             {**entry.model_dump(exclude={"created_at"}), "created_at": ts(entry.created_at)},
         )
 
-    async def history(self, block_id: str, *, limit: int = 50) -> list[BlockHistoryEntry]:
-        """Recorded versions of a block, newest first."""
+    async def history(
+        self, block_id: str, *, limit: int = 50, before_version: int | None = None
+    ) -> list[BlockHistoryEntry]:
+        """Recorded versions of a block, newest first (older than ``before_version`` when given)."""
         async with self._conn.execute(
-            "SELECT * FROM block_history WHERE block_id = :block_id ORDER BY version DESC LIMIT :limit",
-            {"block_id": block_id, "limit": limit},
+            "SELECT * FROM block_history WHERE block_id = :block_id"
+            " AND (:before IS NULL OR version < :before) ORDER BY version DESC LIMIT :limit",
+            {"block_id": block_id, "limit": limit, "before": before_version},
         ) as cur:
-            rows = await cur.fetchall()
-        return [
-            BlockHistoryEntry(
-                id=r["id"],
-                block_id=r["block_id"],
-                version=r["version"],
-                label=r["label"],
-                value=r["value"],
-                limit=r["limit"],
-                description=r["description"],
-                actor=r["actor"],
-                reason=r["reason"],
-                created_at=from_ts(r["created_at"]),
-            )
-            for r in rows
-        ]
+            return [_history(row) for row in await cur.fetchall()]
 
     async def delete_unlinked(self, block_ids: list[str]) -> None:
-        """Delete those of ``block_ids`` that no agent links to any more (shared blocks survive)."""
+        """Delete those of ``block_ids`` that no agent links to any more and that were made with an
+        agent (shared blocks and standalone ones survive)."""
         for block_id in block_ids:
             await self._conn.execute(
-                "DELETE FROM blocks WHERE id = :id AND NOT EXISTS (SELECT 1 FROM agent_blocks WHERE block_id = :id)",
+                "DELETE FROM blocks WHERE id = :id AND standalone = 0"
+                " AND NOT EXISTS (SELECT 1 FROM agent_blocks WHERE block_id = :id)",
                 {"id": block_id},
             )
