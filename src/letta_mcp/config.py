@@ -170,6 +170,69 @@ def _check_owner_name(name: str, what: str) -> None:
         )
 
 
+class Limits(BaseModel):
+    """What one principal may configure and open; `LimitSettings` holds the defaults and overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_models: list[str] = Field(
+        default_factory=list,
+        description="Model handles agents may use, with * wildcards ('openai/gpt-4o-mini', 'ollama/*'); "
+        "empty: any configured model.",
+    )
+    max_steps: int = Field(default=100, ge=1, le=1000, description="Highest max_steps of an agent or a turn.")
+    context_window: int = Field(
+        default=2_000_000, ge=256, le=100_000_000, description="Highest context_window (tokens) an agent may set."
+    )
+    max_tags: int = Field(default=50, ge=0, le=10_000, description="Tags per agent.")
+    max_tag_chars: int = Field(default=64, ge=1, le=10_000, description="Characters per tag.")
+    max_name_chars: int = Field(default=200, ge=1, le=10_000, description="Characters in an agent's name.")
+    max_description_chars: int = Field(
+        default=2000, ge=1, le=1_000_000, description="Characters in an agent's description."
+    )
+    max_system_chars: int = Field(
+        default=100_000, ge=1, le=10_000_000, description="Characters in an agent's system prompt."
+    )
+    sessions_per_principal: int = Field(
+        default=32, ge=1, le=100_000, description="Open Streamable HTTP sessions (legacy protocol) per principal."
+    )
+    sse_streams_per_principal: int = Field(
+        default=8, ge=1, le=100_000, description="Open legacy SSE streams (GET /sse) per principal."
+    )
+
+    _lists = field_validator("allowed_models", mode="before")(_comma_list)
+
+
+class LimitSettings(Limits):
+    """`Limits` for every principal, and per-principal overrides under ``principals``."""
+
+    principals: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Overrides by principal name ([limits.principals.<name>]), any of the settings above.",
+    )
+
+    @model_validator(mode="after")
+    def _valid_overrides(self) -> LimitSettings:
+        for name in self.principals:
+            try:
+                self.for_principal(name)
+            except ValidationError as e:
+                problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+                raise ValueError(f"principals.{name}: {problems}") from e
+        return self
+
+    def for_principal(self, name: str) -> Limits:
+        """The limits that apply to principal ``name``: its overrides over the defaults."""
+        base = self.model_dump(exclude={"principals"})
+        return Limits.model_validate({**base, **self.principals.get(name, {})})
+
+    def setting(self, principal: str, field: str) -> str:
+        """The setting that decides ``field`` for ``principal``, as an operator writes it."""
+        if field in self.principals.get(principal, {}):
+            return f"limits.principals.{principal}.{field}"
+        return f"limits.{field}"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -229,6 +292,9 @@ class Settings(BaseModel):
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="The HTTP transports.")
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication for the HTTP transports.")
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings, description="Per-principal limits on agents, sessions and streams."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -3,6 +3,7 @@
     ServiceError                 base; the message tells the caller what to do next
     ├── NotFoundError            unknown agent, block, template or run id
     ├── InvalidRequestError      arguments that are well-typed but not acceptable (nothing was written)
+    │   └── LimitExceededError   over one of the acting principal's [limits] (the message names the setting)
     ├── ConflictError            the request clashes with existing state (a name already taken)
     ├── MemoryLimitError         a block edit would exceed the block's limit, or the block is read-only
     └── AgentUnavailableError    the agent's model could not be called; the input was kept
@@ -22,6 +23,10 @@ class NotFoundError(ServiceError):
 
 
 class InvalidRequestError(ServiceError):
+    pass
+
+
+class LimitExceededError(InvalidRequestError):
     pass
 
 
