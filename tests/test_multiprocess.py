@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -19,11 +22,11 @@ from fake_openai import FakeOpenAI, delay, remember, text
 pytestmark = pytest.mark.anyio
 
 
-def _params(data_dir: Path, base_url: str) -> StdioServerParameters:
+def _params(data_dir: Path, base_url: str, ttl_s: float = 5) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "letta_mcp", "serve", "--data-dir", str(data_dir), "--log-level", "WARNING"],
-        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": base_url, "LETTA_MCP_LEASE_TTL_S": "5"},
+        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": base_url, "LETTA_MCP_LEASE_TTL_S": str(ttl_s)},
     )
 
 
@@ -33,9 +36,7 @@ async def _clients(data_dir: Path, base_url: str, n: int) -> AsyncIterator[list[
         yield [await stack.enter_async_context(Client(_params(data_dir, base_url))) for _ in range(n)]
 
 
-async def test_three_processes_sixty_concurrent_messages_to_one_agent(
-    tmp_path: Path, fake_openai: FakeOpenAI
-) -> None:
+async def test_three_processes_sixty_concurrent_messages_to_one_agent(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(remember(label="log"))
     data_dir = tmp_path / "data"
     with anyio.fail_after(240):
@@ -71,7 +72,11 @@ async def test_three_processes_sixty_concurrent_messages_to_one_agent(
     for user in users:
         turn = [m for m in history if m["run_id"] == user["run_id"]]
         assert [m["message_type"] for m in turn] == [
-            "user_message", "tool_call_message", "tool_return_message", "assistant_message"]
+            "user_message",
+            "tool_call_message",
+            "tool_return_message",
+            "assistant_message",
+        ]
         assert turn[-1]["content"] == f"ok: {user['content']}"
     # No block edit was lost: all 60 appends are in the block.
     lines = block.contents[0].text.splitlines()
@@ -141,3 +146,94 @@ async def test_kill_9_mid_run_then_restart(tmp_path: Path, fake_openai: FakeOpen
             answer = await client.call_tool("send_message", {"agent_id": agent_id, "message": "what do you recall?"})
             assert not answer.is_error, answer.content
             assert answer.structured_content["reply"] == "I remember: the red door."
+
+
+def _signalling(event: threading.Event, response: dict[str, Any]) -> Any:
+    """A script entry that tells the test (running in another thread's loop) the call has arrived."""
+
+    def entry(body: dict[str, Any]) -> dict[str, Any]:
+        event.set()
+        return response
+
+    return entry
+
+
+async def _arrived(event: threading.Event) -> None:
+    assert await anyio.to_thread.run_sync(event.wait, 60), "the model call never came"
+
+
+def _query(data_dir: Path, sql: str, *params: object) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(data_dir / "letta.db")) as db:
+        return db.execute(sql, params).fetchall()
+
+
+async def test_a_stalled_process_is_fenced_and_rejoins_the_queue(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """SIGSTOP a server mid-turn past the lease TTL: the other process takes over the agent, the
+    stalled turn never commits once resumed, and afterwards both processes' turns still alternate
+    one at a time."""
+    data_dir = tmp_path / "data"
+    stale_call, fresh_call = threading.Event(), threading.Event()
+    fake_openai.script(
+        _signalling(stale_call, delay(1, then=text("stale reply"))),  # answered while its process is stopped
+        _signalling(fresh_call, delay(3, then=text("fresh reply"))),  # slow, so the stale turn resumes during it
+        remember(label="log", delay=0.2),
+    )
+    with anyio.fail_after(180):
+        async with contextlib.AsyncExitStack() as stack:
+            one, two = [
+                await stack.enter_async_context(Client(_params(data_dir, fake_openai.base_url, 3))) for _ in range(2)
+            ]
+            created = await one.call_tool(
+                "create_agent", {"name": "shared", "blocks": [{"label": "log", "value": "", "limit": 20_000}]}
+            )
+            agent_id = created.structured_content["id"]
+            stalled = await one.call_tool(
+                "send_message", {"agent_id": agent_id, "message": "stalled turn", "background": True}
+            )
+            stalled_run = stalled.structured_content["run_id"]
+            await _arrived(stale_call)
+            [(pid,)] = _query(
+                data_dir, "SELECT p.pid FROM runs r JOIN processes p ON p.holder = r.holder WHERE r.id = ?", stalled_run
+            )
+            replies: dict[str, str] = {}
+
+            async def send(client: Client, message: str) -> None:
+                result = await client.call_tool("send_message", {"agent_id": agent_id, "message": message})
+                assert not result.is_error, result.content
+                replies[message] = result.structured_content["reply"]
+
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(send, two, "while one is stopped")  # runs once one's lease is swept
+                    await _arrived(fresh_call)
+                    os.kill(pid, signal.SIGCONT)  # one's model answer is waiting: it tries to commit now
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            assert replies == {"while one is stopped": "fresh reply"}
+
+            async with anyio.create_task_group() as tg:
+                for i in range(6):
+                    tg.start_soon(send, (one, two)[i % 2], f"after-{i}")
+            assert {m: r for m, r in replies.items() if m.startswith("after-")} == {
+                f"after-{i}": f"ok: after-{i}" for i in range(6)
+            }
+
+    [(status,)] = _query(data_dir, "SELECT status FROM runs WHERE id = ?", stalled_run)
+    assert status == "interrupted"
+    # The stalled turn wrote its input before it stopped, and nothing after.
+    assert _query(data_dir, "SELECT role FROM messages WHERE run_id = ?", stalled_run) == [("user",)]
+    assert _query(data_dir, "SELECT COUNT(*) FROM steps WHERE run_id = ?", stalled_run) == [(0,)]
+    assert _query(data_dir, "SELECT COUNT(*) FROM messages WHERE content = 'stale reply'") == [(0,)]
+    # Turns never overlap in time: from its input to its last message, each run has the agent alone.
+    spans = sorted(
+        _query(
+            data_dir,
+            "SELECT MIN(created_at), MAX(created_at), run_id FROM messages WHERE agent_id = ? AND run_id IS NOT NULL"
+            " GROUP BY run_id",
+            agent_id,
+        )
+    )
+    assert len(spans) == 8
+    for (_, end, run), (start, _, following) in itertools.pairwise(spans):
+        assert end < start, f"run {run} was still writing when run {following} started"
