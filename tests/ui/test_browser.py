@@ -108,8 +108,10 @@ def test_wrong_token_is_refused_and_bob_never_sees_alices_agent(page: Any, inspe
     page.get_by_label("Bearer token").fill(inspector.bob)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("signed in as bob")).to_be_visible()
-    expect(page.get_by_role("status").filter(has_text="agents")).to_contain_text("of 0 agents")
+    expect(page.get_by_role("status").filter(has_text="agents")).to_contain_text(" agents")  # the list loaded
     expect(page.get_by_role("link", name="alice-private")).to_have_count(0)
+    page.get_by_label("Search").fill("alice-private")
+    expect(page.get_by_role("status").filter(has_text="agents")).to_have_text("0–0 of 0 agents")
     page.goto(f"{inspector.url}#/agents/{agent_id}")
     expect(page.get_by_role("alert").first).to_contain_text(f"No agent with id '{agent_id}'")
     # the API agrees: bob's token gets the same answer as an unknown id; no token gets 401

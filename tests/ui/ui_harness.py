@@ -78,8 +78,10 @@ def inspector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inspector]:
             server.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Headless Chromium for one module: Playwright's sync API holds an event loop on this thread
+    while it runs, so it must be gone before async tests of other modules start."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
