@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -182,6 +183,27 @@ async def test_the_heartbeat_never_waits_for_a_write_transaction(tmp_path: Path)
                 await a.beat()  # ... and its own beat too
     finally:
         await _close(a, b)
+
+
+async def test_a_task_started_during_a_turn_may_write_after_it(tmp_path: Path) -> None:
+    """The fence is the turn's own: a worker it wakes (e.g. the archival indexer) outlives its ticket."""
+    manager = LeaseManager(await Store.open(tmp_path / "letta.db"), ttl_s=60)
+    await manager.start()
+    may_write = anyio.Event()
+
+    async def worker() -> None:
+        await may_write.wait()
+        async with manager.store.write() as q:
+            await q.conn.execute("UPDATE processes SET pid = pid")
+
+    try:
+        async with manager.hold("agent-1"):
+            task = asyncio.get_running_loop().create_task(worker())
+        may_write.set()
+        with anyio.fail_after(5):
+            await task
+    finally:
+        await _close(manager)
 
 
 async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(tmp_path: Path) -> None:

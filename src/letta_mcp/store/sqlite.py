@@ -70,7 +70,11 @@ class Store:
         self._read_lock = asyncio.Lock()
         self._reading: asyncio.Task[object] | None = None  # the task inside `read()`, for nesting
         # Per store, not module-wide: tests open several stores (one per "process") in one process.
-        self._guard: ContextVar[WriteGuard | None] = ContextVar(f"letta_mcp_write_guard_{id(self)}", default=None)
+        # With its task: a task started inside the guarded block (e.g. the archival indexer, woken by
+        # a turn) inherits the context but not the guard, or its writes would outlive the turn's ticket.
+        self._guard: ContextVar[tuple[asyncio.Task[object] | None, WriteGuard] | None] = ContextVar(
+            f"letta_mcp_write_guard_{id(self)}", default=None
+        )
         self._agent_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
@@ -117,8 +121,8 @@ class Store:
             try:
                 queries = Queries(self._writer)
                 guard = self._guard.get()
-                if guard is not None:
-                    await guard(queries)
+                if guard is not None and guard[0] is asyncio.current_task():
+                    await guard[1](queries)
                 yield queries
             except BaseException:
                 await self._writer.rollback()
@@ -127,9 +131,9 @@ class Store:
 
     @contextmanager
     def guarded(self, guard: WriteGuard | None) -> Iterator[None]:
-        """Run ``guard`` first in every write transaction of this task (and of tasks it starts)
-        until the block ends; it raises to refuse the transaction. ``None`` lifts any guard."""
-        token = self._guard.set(guard)
+        """Run ``guard`` first in every write transaction of this task until the block ends; it
+        raises to refuse the transaction. ``None`` lifts any guard."""
+        token = self._guard.set(None if guard is None else (asyncio.current_task(), guard))
         try:
             yield
         finally:
