@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -84,3 +85,13 @@ async def test_tools_are_mapped_or_recorded_inactive_with_a_reason(service: Agen
     custom = next(t for t in main.inactive_tools if t.tool_type == "custom")
     assert custom.source_code  # kept as data, for a later export
     assert main.agent.tool_rules  # kept for the runtime to enforce
+
+
+async def test_a_tool_listed_twice_is_recorded_once(service: AgentService) -> None:
+    doc = await document(fixture("co-3.af"))
+    custom = next(t for t in doc["tools"] if t["tool_type"] == "custom")
+    doc["tools"].append({**custom, "id": "tool-900"})
+    doc["agents"][0]["tool_ids"].append("tool-900")
+    with anyio.fail_after(10):
+        result = await service.import_agent(json.dumps(doc))
+    assert [t.name for t in result.agents[0].inactive_tools].count(custom["name"]) == 1

@@ -126,7 +126,9 @@ def _plan_agent(
         tool = resolve(who, "tool", ref, tools_by_file)
         ours, reason = map_tool(tool)
         if reason is not None:
-            inactive.append(_inactive(tool, reason))
+            # One record per name: a hand-edited file may list a tool twice (under two file ids).
+            if all(t.name != tool.name for t in inactive):
+                inactive.append(_inactive(tool, reason))
             continue
         if ours != [tool.name]:
             mapped[tool.name] = ours
