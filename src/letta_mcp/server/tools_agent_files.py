@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Literal
 
+import anyio
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -112,7 +114,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             agents=len(document["agents"]),  # type: ignore[arg-type]
             messages=sum(len(a["messages"]) for a in document["agents"]),  # type: ignore[attr-defined,index]
             passages=sum(len(a["passages"]) for a in extension.values()),
-            document=json.dumps(document, ensure_ascii=False),
+            document=await anyio.to_thread.run_sync(functools.partial(json.dumps, document, ensure_ascii=False)),
         )
 
     @mcp.tool(annotations=ToolAnnotations(title="Import agent", destructiveHint=False))

@@ -10,7 +10,10 @@ embedded) by the archival indexer after the commit, as every archival insert is.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+
+import anyio
 
 from letta_mcp import __version__
 from letta_mcp.llm.errors import LLMConfigurationError
@@ -78,7 +81,9 @@ class AgentFilesMixin(ServiceBase):
             for g in groups
             if g.manager_agent_id in kept or g.manager_agent_id is None
         ]
-        return to_agent_file(Snapshot(snapshots, groups), now=utcnow(), version=__version__)
+        # Building a large document is CPU work (seconds for a long history): off the event loop.
+        build = functools.partial(to_agent_file, Snapshot(snapshots, groups), now=utcnow(), version=__version__)
+        return await anyio.to_thread.run_sync(build)
 
     async def _snapshot(self, q: Queries, agent: Agent, scope: MessageScope, archival: bool) -> AgentSnapshot:
         history = []
@@ -133,7 +138,8 @@ class AgentFilesMixin(ServiceBase):
             strip_messages=strip_messages,
         )
         try:
-            plan = plan_import(parse_document(document), options)
+            # Parsing and validating up to 64 MiB is CPU work: off the event loop (it is pure).
+            plan = await anyio.to_thread.run_sync(lambda: plan_import(parse_document(document), options))
         except AgentFileError as e:
             raise InvalidRequestError(str(e)) from e
         try:
