@@ -12,7 +12,8 @@ connection). Mounted apps' lifespans never run, so this app's lifespan starts th
 session manager itself.
 
 Security, in the order a request meets it: the SDK's bearer middleware (401 without a valid token
-when auth is configured), then each transport's Host/Origin allow-list (421/403, against DNS
+when auth is configured), the principal's session and SSE-stream limits (429, `http_limits`),
+then each transport's Host/Origin allow-list (421/403, against DNS
 rebinding) and body-size limit (413). The allow-list is always explicit here: the SDK would turn
 the Host check off for a non-loopback bind. Binding a non-loopback address without auth is refused
 (`check_bind`) unless the operator opts out with ``--insecure``.
@@ -32,6 +33,7 @@ import anyio
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -39,6 +41,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from letta_mcp import __version__
 from letta_mcp.config import HttpSettings, Settings
 from letta_mcp.server.app import create_server
+from letta_mcp.server.http_limits import ConnectionLimits
 from letta_mcp.server.ui import UI_PATH, build_ui
 from letta_mcp.service import AgentService
 
@@ -144,7 +147,16 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
         async with mcp.session_manager.run():
             yield
 
-    return Starlette(routes=routes, middleware=streamable.user_middleware, lifespan=lifespan)
+    # Inside the auth middleware, so each request's principal is known when its limits are checked.
+    limits = Middleware(
+        ConnectionLimits,
+        limits=settings.limits,
+        auth=settings.auth.configured,
+        sessions=mcp.session_manager,
+        mcp_path=MCP_PATH,
+        sse_path=SSE_PATH,
+    )
+    return Starlette(routes=routes, middleware=[*streamable.user_middleware, limits], lifespan=lifespan)
 
 
 def inspector_routes(service: AgentService, settings: Settings, security: TransportSecuritySettings) -> list[BaseRoute]:
