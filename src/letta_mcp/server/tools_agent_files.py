@@ -108,11 +108,11 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         in-context window, and the other agents of its groups. Archival passages travel in a 'letta_mcp'
         extension that Letta ignores. Load it elsewhere with import_agent (here or in Letta)."""
         document = await service.export_agent(agent_id, messages=messages, archival=archival)
-        extension = document["letta_mcp"]["agents"]  # type: ignore[index]
+        extension = document["letta_mcp"]["agents"]
         return ExportOut(
             agent_id=agent_id,
-            agents=len(document["agents"]),  # type: ignore[arg-type]
-            messages=sum(len(a["messages"]) for a in document["agents"]),  # type: ignore[attr-defined,index]
+            agents=len(document["agents"]),
+            messages=sum(len(a["messages"]) for a in document["agents"]),
             passages=sum(len(a["passages"]) for a in extension.values()),
             document=await anyio.to_thread.run_sync(functools.partial(json.dumps, document, ensure_ascii=False)),
         )

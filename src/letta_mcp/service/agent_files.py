@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
@@ -59,7 +60,7 @@ class ImportResult:
 class AgentFilesMixin(ServiceBase):
     async def export_agent(
         self, agent_id: str, *, messages: MessageScope = "all", archival: bool = True
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         """The agent as a Letta v2 Agent File (a JSON-ready dict), with the other agents of its
         groups (a sleep-time pair travels together). ``messages``: the whole history, only the
         context window, or none; ``archival``: include the agents' own archival passages."""
