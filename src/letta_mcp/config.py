@@ -15,7 +15,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -56,6 +56,23 @@ def _comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+class MultiAgentSettings(BaseModel):
+    """Agent-to-agent messaging (the multi-agent tools) and its safety limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_depth: int = Field(
+        default=4, ge=1, le=32, description="Agents in one chain of calls started by one message (A → B → C …)."
+    )
+    max_fanout: int = Field(
+        default=32, ge=1, le=1000, description="Agents one send_message_to_agents_matching_tags call may reach."
+    )
+    concurrency: int = Field(default=4, ge=1, le=64, description="Targets of a tag fan-out messaged at once.")
+    reply_timeout_s: float = Field(
+        default=300.0, gt=0, le=3600, description="Seconds an agent waits for another agent's reply."
+    )
 
 
 class HttpSettings(BaseModel):
@@ -168,6 +185,10 @@ def _check_owner_name(name: str, what: str) -> None:
             f"{what} may not be {LOCAL_PRINCIPAL!r}: that name is reserved for the local user (stdio and HTTP "
             "without auth); to hand local agents to an authenticated principal, see README 'Principals'"
         )
+
+
+ToolGroup = Literal["agents", "memory", "archival", "runs", "context", "templates"]
+TOOL_GROUPS: tuple[ToolGroup, ...] = get_args(ToolGroup)
 
 
 class Limits(BaseModel):
@@ -283,18 +304,29 @@ class Settings(BaseModel):
         default=None, description="Where the LanceDB search index lives (None: <data_dir>/lance)."
     )
     lease_ttl_s: float = Field(
-        default=15.0, ge=1, le=600,
+        default=15.0,
+        ge=1,
+        le=600,
         description="Seconds after which a silent server process's turns stop blocking its agents.",
+    )
+    tool_groups: list[ToolGroup] = Field(
+        default_factory=lambda: list(TOOL_GROUPS),
+        description="MCP tool groups clients see (default: all): " + ", ".join(TOOL_GROUPS) + ".",
     )
     providers: dict[str, ProviderSettings] = Field(
         default_factory=lambda: {"openai": ProviderSettings()},
         description="OpenAI-compatible endpoints by name.",
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="The HTTP transports.")
+    multi_agent: MultiAgentSettings = Field(
+        default_factory=MultiAgentSettings, description="Agent-to-agent messaging limits."
+    )
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication for the HTTP transports.")
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="Per-principal limits on agents, sessions and streams."
     )
+
+    _lists = field_validator("tool_groups", mode="before")(_comma_list)
 
     @field_validator("data_dir")
     @classmethod
@@ -401,4 +433,3 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
             _merge(base[key], value)
         else:
             base[key] = dict(value) if isinstance(value, Mapping) else value
-

@@ -309,6 +309,7 @@ class Run(_Model):
     cancel_requested: bool = False
     created_at: datetime
     completed_at: datetime | None = None
+    parent_run_id: str | None = None  # the run of the agent whose message started this one
 
 
 class Step(_Model):

@@ -42,9 +42,10 @@ from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.compaction import WARNING_KIND, CompactionResult, Compactor, choose_cut, warning_message
 from letta_mcp.runtime.context import ContextConfig, measure
 from letta_mcp.runtime.context_cache import ContextCache
+from letta_mcp.runtime.multi_agent import AgentMessenger, run_outside
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
-from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool
+from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool, prepare_tools
 from letta_mcp.store import Store
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class AgentLoop:
         self.calibration = calibration or Calibration()
         self._contexts = ContextCache()
         self._compactor = Compactor(providers, summarizer_model=self.context.summarizer_model)
+        # How the multi-agent tools reach other agents; set by the service that owns this loop.
+        self.messenger: AgentMessenger | None = None
 
     async def run_turn(
         self, run: Run, *, max_steps: int | None = None, on_step: StepCallback | None = None
@@ -195,8 +198,8 @@ class AgentLoop:
             await self._finish(run, StopReason.invalid_llm_response, failed_step=step)
             return StopReason.invalid_llm_response, False
 
-        if self._archival is not None and any(c.name.startswith("archival_") for c in response.tool_calls):
-            await self._archival.ready()
+        query_vectors = await prepare_tools(self._archival, response.tool_calls)  # no network under the write lock
+        done_outside = await run_outside(self.messenger, agent, run.id, response.tool_calls)  # waits on other agents
         async with self._store.write() as q:
             await q.runs.insert_step(step)
             if ratio is not None:
@@ -224,6 +227,8 @@ class AgentLoop:
                 run_id=run.id,
                 default_block_limit=self._default_block_limit,
                 archival=self._archival,
+                query_vectors=query_vectors,
+                done_outside=done_outside,
             )
             for call in response.tool_calls:
                 outcome = await execute_tool(ctx, call)

@@ -195,7 +195,7 @@ _SCHEMAS = [
 _TAGS = {
     "type": "array",
     "items": {"type": "string"},
-    "description": "Tags, e.g. [\"work\", \"family\"].",
+    "description": 'Tags, e.g. ["work", "family"].',
 }
 _SCHEMAS += [
     ToolSchema(
@@ -255,6 +255,58 @@ _SCHEMAS += [
                 ),
             },
             ["query"],
+        ),
+    ),
+]
+
+# Agent-to-agent messaging (opt-in: `include_multi_agent_tools` or naming them in `tools`).
+_MESSAGE = _string("The message for the other agent(s). Say who you are and what you need.")
+_SCHEMAS += [
+    ToolSchema(
+        name="send_message_to_agent_and_wait_for_reply",
+        description=(
+            "Send a message to another agent and wait for its reply, which this tool returns. Use it to "
+            "ask an agent you know by id for help or information.\n"
+            'Example: send_message_to_agent_and_wait_for_reply(message="What is the budget?", '
+            'other_agent_id="agent-123")'
+        ),
+        parameters=_params(
+            {"message": _MESSAGE, "other_agent_id": _string("The id of the agent to message.")},
+            ["message", "other_agent_id"],
+        ),
+    ),
+    ToolSchema(
+        name="send_message_to_agent_async",
+        description=(
+            "Send a one-way message to another agent without waiting for a reply (it may answer later "
+            "with a message of its own).\n"
+            'Example: send_message_to_agent_async(message="FYI: the launch moved to May.", '
+            'other_agent_id="agent-123")'
+        ),
+        parameters=_params(
+            {"message": _MESSAGE, "other_agent_id": _string("The id of the agent to message.")},
+            ["message", "other_agent_id"],
+        ),
+    ),
+    ToolSchema(
+        name="send_message_to_agents_matching_tags",
+        description=(
+            "Send a message to every agent that has all the match_all tags and at least one of the "
+            "match_some tags, and return their replies.\n"
+            'Example: send_message_to_agents_matching_tags(message="Status?", match_all=["team-a"], '
+            'match_some=["worker", "reviewer"])'
+        ),
+        parameters=_params(
+            {
+                "message": _MESSAGE,
+                "match_all": {"type": "array", "items": {"type": "string"}, "description": "Tags every target has."},
+                "match_some": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Tags of which every target has at least one.",
+                },
+            },
+            ["message", "match_all", "match_some"],
         ),
     ),
 ]

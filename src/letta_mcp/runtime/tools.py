@@ -22,6 +22,7 @@ from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.blocks import create_block, save_block
 from letta_mcp.runtime.errors import RuntimeToolError, ToolFailure
 from letta_mcp.runtime.memory import format_time
+from letta_mcp.runtime.multi_agent import MULTI_AGENT_TOOLS
 from letta_mcp.runtime.tool_schemas import (
     ARCHIVAL_SEARCH_DEFAULT_TOP_K,
     ARCHIVAL_SEARCH_MAX_TOP_K,
@@ -47,6 +48,7 @@ class ToolContext:
     blocks_changed: bool = field(default=False)  # set when the system message must be recompiled
     archival: ArchivalMemory | None = None  # the archival engine (AgentLoop passes its own)
     query_vectors: dict[str, list[float]] = field(default_factory=dict)  # by query, from `prepare_tools`
+    done_outside: dict[str, tuple[bool, str]] = field(default_factory=dict)  # by call id, from `run_outside`
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ Handler = Callable[..., Awaitable[str]]
 
 async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
     """Run one tool call; never raises for the model's mistakes (they become failed outcomes)."""
+    if call.id in ctx.done_outside:  # executed before the transaction (multi-agent messaging)
+        ok, message = ctx.done_outside[call.id]
+        return ToolOutcome(ok, message)
     if call.name not in ctx.agent.tools or call.name not in _HANDLERS:
         available = ", ".join(t for t in ctx.agent.tools if t in _HANDLERS)
         return ToolOutcome(False, f"Tool not found: {call.name!r}. Available tools: {available}.", invalid_call=True)
@@ -363,4 +368,5 @@ _HANDLERS: dict[str, Handler] = {
     "archival_memory_search": _archival_memory_search,
 }
 
-BUILTIN_TOOLS: tuple[str, ...] = tuple(_HANDLERS)
+# Multi-agent tools run before the step's transaction (`multi_agent.run_outside`), never here.
+BUILTIN_TOOLS: tuple[str, ...] = (*_HANDLERS, *MULTI_AGENT_TOOLS)

@@ -78,6 +78,9 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls allowed per message.")] = None,
         context_window: ContextWindow = None,
+        include_multi_agent_tools: Annotated[
+            bool, Field(description="Also give it the tools to message other agents of yours.")
+        ] = False,
     ) -> AgentOut:
         """Create a new stateful agent with persistent memory and return it (keep its `id`).
 
@@ -98,6 +101,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             template=template,
             max_steps=max_steps,
             context_window=context_window,
+            include_multi_agent_tools=include_multi_agent_tools,
         )
         return AgentOut.of_details(details)
 
@@ -117,7 +121,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             tags=tags, match_all_tags=match_all_tags, name=name, limit=limit + 1, offset=offset
         )
         return AgentList(
-            agents=[AgentSummary.of(a) for a in agents[:limit]],
+            agents=[AgentSummary.model_validate(a) for a in agents[:limit]],
             next_offset=offset + limit if len(agents) > limit else None,
         )
 
@@ -155,7 +159,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             max_steps=max_steps,
             context_window=context_window,
         )
-        return AgentSummary.of(agent)
+        return AgentSummary.model_validate(agent)
 
     @mcp.tool(annotations=ToolAnnotations(title="Delete agent", destructiveHint=True))
     @tool_errors

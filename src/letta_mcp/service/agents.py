@@ -12,6 +12,7 @@ from letta_mcp.models import (
     utcnow,
 )
 from letta_mcp.runtime.blocks import create_block
+from letta_mcp.runtime.multi_agent import MULTI_AGENT_TOOLS
 from letta_mcp.runtime.prompts import (
     DEFAULT_SYSTEM_PROMPT,
 )
@@ -47,11 +48,15 @@ class AgentsMixin(ServiceBase):
         template: str | None = None,
         max_steps: int | None = None,
         context_window: int | None = None,
+        include_multi_agent_tools: bool = False,
     ) -> AgentDetails:
+        """A new agent. ``include_multi_agent_tools`` adds the agent-to-agent messaging tools."""
         base = await self._template(template) if template else None
         specs = block_specs(base, blocks, persona=persona, human=human)
         model = model or (base.model if base else self.settings.default_model)
         tool_names = tools if tools is not None else (base.tools if base else list(DEFAULT_TOOLS))
+        if include_multi_agent_tools:
+            tool_names = [*tool_names, *MULTI_AGENT_TOOLS]
         self._check_model(model)
         check_tools(tool_names)
         check_blocks(specs)

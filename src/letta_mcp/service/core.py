@@ -32,6 +32,7 @@ from letta_mcp.service.changes import ChangeFeed, ChangeListener
 from letta_mcp.service.context import ContextMixin
 from letta_mcp.service.conversation import ConversationMixin
 from letta_mcp.service.memory import MemoryMixin
+from letta_mcp.service.multi_agent import Messenger
 from letta_mcp.service.runs import RunService
 from letta_mcp.service.templates import TemplatesMixin
 from letta_mcp.store import Store
@@ -77,6 +78,7 @@ class AgentService(
         )
         self.changes = ChangeFeed()
         self.runs = RunService(store, self._loop, LeaseManager(store, ttl_s=settings.lease_ttl_s))
+        self._loop.messenger = Messenger(self, settings.multi_agent)
 
     def on_change(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener`` after each committed change (see `letta_mcp.service.changes`); returns unsubscribe."""

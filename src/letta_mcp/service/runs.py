@@ -51,8 +51,11 @@ class RunService:
         background: bool,
         on_step: StepCallback | None = None,
         on_done: Callable[[Run], Awaitable[None]] | None = None,
+        parent_run_id: str | None = None,
     ) -> Run:
-        """Accept a message: commit the run and its turn ticket, then execute it in its own task."""
+        """Accept a message: commit the run and its turn ticket, then execute it in its own task.
+
+        ``parent_run_id``: the run of the agent that sent the message (agent-to-agent messaging)."""
         run = Run(
             id=new_id("run"),
             agent_id=agent.id,
@@ -62,6 +65,7 @@ class RunService:
             background=background,
             holder=self.lease.holder,
             created_at=utcnow(),
+            parent_run_id=parent_run_id,
         )
 
         async def accept() -> Run:

@@ -28,6 +28,7 @@ def _run(row: aiosqlite.Row) -> Run:
         cancel_requested=bool(row["cancel_requested"]),
         created_at=from_ts(row["created_at"]),
         completed_at=from_ts(row["completed_at"]),
+        parent_run_id=row["parent_run_id"],
     )
 
 
@@ -66,6 +67,7 @@ def _run_params(run: Run) -> dict[str, object]:
         "holder": run.holder,
         "created_at": ts(run.created_at),
         "completed_at": ts(run.completed_at) if run.completed_at else None,
+        "parent_run_id": run.parent_run_id,
     }
 
 
@@ -76,9 +78,10 @@ class RunQueries:
     async def insert(self, run: Run) -> None:
         await self._conn.execute(
             "INSERT INTO runs (id, agent_id, status, stop_reason, prompt_tokens, completion_tokens,"
-            " total_tokens, step_count, error, input, input_role, background, holder, created_at, completed_at)"
-            " VALUES (:id, :agent_id, :status, :stop_reason, :prompt_tokens, :completion_tokens, :total_tokens,"
-            " :step_count, :error, :input, :input_role, :background, :holder, :created_at, :completed_at)",
+            " total_tokens, step_count, error, input, input_role, background, holder, created_at, completed_at,"
+            " parent_run_id) VALUES (:id, :agent_id, :status, :stop_reason, :prompt_tokens, :completion_tokens,"
+            " :total_tokens, :step_count, :error, :input, :input_role, :background, :holder, :created_at,"
+            " :completed_at, :parent_run_id)",
             _run_params(run),
         )
 
@@ -90,6 +93,18 @@ class RunQueries:
             " WHERE id = :id",
             _run_params(run),
         )
+
+    async def ancestry(self, run_id: str, *, limit: int = 64) -> list[tuple[str, str]]:
+        """(run id, agent id) of ``run_id`` and of each run that started it, nearest first."""
+        async with self._conn.execute(
+            "WITH RECURSIVE chain(id, agent_id, parent, depth) AS ("
+            " SELECT id, agent_id, parent_run_id, 0 FROM runs WHERE id = :id"
+            " UNION ALL SELECT r.id, r.agent_id, r.parent_run_id, chain.depth + 1 FROM runs r"
+            " JOIN chain ON r.id = chain.parent WHERE chain.depth < :limit)"
+            " SELECT id, agent_id FROM chain ORDER BY depth",
+            {"id": run_id, "limit": limit},
+        ) as cur:
+            return [(row[0], row[1]) for row in await cur.fetchall()]
 
     async def get(self, run_id: str) -> Run | None:
         async with self._conn.execute("SELECT * FROM runs WHERE id = :id", {"id": run_id}) as cur:
