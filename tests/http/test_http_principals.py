@@ -93,30 +93,41 @@ def post_initialize(server: ServerProcess, token: str) -> httpx2.Response:
 
 
 @pytest.mark.parametrize(
-    "claims",
+    ("claims", "reason"),
     [
-        {"scope": 7},
-        {"scp": 7},
-        {"scp": ["tools", 7]},
-        {"scope": {"a": "b"}},
-        {"sub": 42},
-        {"sub": ""},
-        {"sub": "   "},
-        {"sub": ["carol"]},
-        {"sub": None},
-        {"exp": "soon"},
-        {"iat": "yesterday"},
-        {"nbf": [1]},
+        ({"scope": 7}, "the 'scope' claim must be a string or a list of strings, got int"),
+        ({"scp": 7}, "the 'scp' claim must be a string or a list of strings, got int"),
+        ({"scp": ["tools", 7]}, "the 'scp' claim must be a string or a list of strings, got list"),
+        ({"scope": {"a": "b"}}, "the 'scope' claim must be a string or a list of strings, got dict"),
+        ({"sub": 42}, "Subject must be a string"),
+        ({"sub": ""}, "the 'sub' claim must be a non-empty string, got str"),
+        ({"sub": "   "}, "the 'sub' claim must be a non-empty string, got str"),
+        ({"sub": ["carol"]}, "Subject must be a string"),
+        ({"sub": None}, "the 'sub' claim must be a non-empty string, got nothing"),
+        ({"exp": "soon"}, "Expiration Time claim (exp) must be an integer."),
+        ({"iat": "yesterday"}, "Issued At claim (iat) must be an integer."),
+        ({"nbf": [1]}, "Not Before claim (nbf) must be an integer."),
+        ({"exp": 1}, "Signature has expired"),
     ],
-    ids=lambda c: "-".join(f"{k}={v!r}" for k, v in c.items()),
+    ids=lambda v: "-".join(f"{k}={v!r}" for k, v in v.items()) if isinstance(v, dict) else "",
 )
-def test_malformed_claims_get_401_with_a_bearer_challenge(
-    world: World, tokens: Tokens, claims: dict[str, object]
+def test_malformed_claims_get_401_saying_why(
+    world: World, tokens: Tokens, claims: dict[str, object], reason: str
 ) -> None:
     response = post_initialize(world.server, make_jwt(tokens.jwt_secret, **claims))
     assert response.status_code == 401, response.text
-    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
-    assert response.json()["error"] == "invalid_token"
+    explained = f"The JWT was rejected: {reason}".replace('"', "'")
+    assert response.headers["www-authenticate"] == f'Bearer error="invalid_token", error_description="{explained}"'
+    assert response.json() == {"error": "invalid_token", "error_description": explained}
+
+
+def test_an_unknown_token_or_none_gets_401_saying_so(world: World) -> None:
+    unknown = post_initialize(world.server, "not-a-configured-token")
+    assert unknown.status_code == 401
+    assert unknown.json()["error_description"] == "The token is not a configured token nor a JWT"
+    missing = httpx2.post(world.server.mcp_url, json=INITIALIZE, headers=MCP_HEADERS, timeout=10)
+    assert missing.status_code == 401
+    assert missing.json()["error_description"] == "Authentication required"  # the SDK's own, untouched
 
 
 @pytest.mark.parametrize("exp", ["Infinity", "NaN", "1e999", '"1"'])

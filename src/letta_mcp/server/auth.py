@@ -14,7 +14,8 @@ the settings refuse), a JWT's name always carries its issuer, and ``local`` belo
 at the machine alone. Admins are listed by these full names.
 
 A token that fails any check (signature, issuer, audience, expiry, or a claim of the wrong shape)
-is simply not accepted: the SDK answers 401 ``invalid_token`` and the reason is logged here.
+is simply not accepted: the SDK answers 401 ``invalid_token``, the reason is logged here and,
+through `auth_challenge`, told to the client in the challenge.
 
 Both plug into the SDK as one `TokenVerifier`; the SDK's bearer middleware answers 401 for a
 missing or rejected token. The principal then travels in the SDK's `get_access_token()` and
@@ -34,6 +35,7 @@ from mcp.server.auth.settings import AuthSettings as SdkAuthSettings
 from pydantic import AnyHttpUrl
 
 from letta_mcp.config import JWT_PREFIX, AuthSettings
+from letta_mcp.server.auth_challenge import note_rejection
 from letta_mcp.service import LOCAL, Principal
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class PrincipalTokenVerifier(TokenVerifier):
             return AccessToken(token=digest, client_id=principal, subject=principal, scopes=[])
         if self._jwt_key is not None and token.count(".") == 2:
             return self._verify_jwt(token, digest)
+        note_rejection("The token is not a configured token" + (" nor a JWT" if self._jwt_key else ""))
         return None
 
     def _verify_jwt(self, token: str, digest: str) -> AccessToken | None:
@@ -85,6 +88,7 @@ class PrincipalTokenVerifier(TokenVerifier):
             expires_at = int(claims["exp"])
         except (jwt.PyJWTError, ValueError) as e:  # ValueError: _ClaimError, a claim of the wrong shape
             log.info("rejected a JWT: %s", e)
+            note_rejection(f"The JWT was rejected: {e}")
             return None
         return AccessToken(
             token=digest,

@@ -41,6 +41,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from letta_mcp import __version__
 from letta_mcp.config import HttpSettings, Settings
 from letta_mcp.server.app import create_server
+from letta_mcp.server.auth_challenge import ExplainRejection
 from letta_mcp.server.http_limits import ConnectionLimits
 from letta_mcp.server.ui import UI_PATH, build_ui
 from letta_mcp.service import AgentService
@@ -156,7 +157,9 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
         mcp_path=MCP_PATH,
         sse_path=SSE_PATH,
     )
-    return Starlette(routes=routes, middleware=[*streamable.user_middleware, limits], lifespan=lifespan)
+    # Outermost, the reason a token was refused goes into the SDK's 401 (see auth_challenge).
+    middleware = [Middleware(ExplainRejection), *streamable.user_middleware, limits]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def inspector_routes(service: AgentService, settings: Settings, security: TransportSecuritySettings) -> list[BaseRoute]:
