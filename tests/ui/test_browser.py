@@ -22,24 +22,24 @@ def _expect() -> Any:
     return expect
 
 
-def _create(inspector: Inspector, token: str, name: str) -> str:
-    response = inspector.api("POST", "/agents", token, {"name": name})
+def _create(inspector: Inspector, token: str, name: str, tags: list[str] | None = None) -> str:
+    response = inspector.api("POST", "/agents", token, {"name": name, "tags": tags or []})
     assert response.status_code == 200, response.text
     return response.json()["id"]
 
 
 def test_list_open_chat_live_edit_limit_and_archival(page: Any, inspector: Inspector) -> None:
     expect = _expect()
-    agent_id = _create(inspector, inspector.alice, "sarah-helper")
-    _create(inspector, inspector.alice, "other-agent")
+    agent_id = _create(inspector, inspector.alice, "sarah-helper", ["crm", "support"])
+    _create(inspector, inspector.alice, "release-notes-writer", ["docs"])
     sign_in(page, inspector, inspector.alice)
 
     # the list: searchable, then open the agent
     expect(page.get_by_text("signed in as alice")).to_be_visible()
+    expect(page.get_by_role("link", name="sarah-helper")).to_be_visible()
     page.get_by_label("Search").fill("sarah")
     rows = page.locator("table.agents tbody tr")
     expect(rows).to_have_count(1)
-    screenshot(page, "inspector-agents")
     page.get_by_role("link", name="sarah-helper").click()
     expect(page.get_by_role("heading", name="sarah-helper")).to_be_visible()
     expect(page.locator("#live")).to_have_text("live")
@@ -66,7 +66,6 @@ def test_list_open_chat_live_edit_limit_and_archival(page: Any, inspector: Inspe
     expect(page.locator(".run-progress .steps li")).to_have_count(3)
     expect(page.locator("#runs tbody tr").first).to_contain_text("end_turn")
     expect(page.locator("#context .context-total")).to_contain_text("messages in context")
-    screenshot(page, "inspector-agent")
 
     # an edit over the block's limit is refused with the server's message, and nothing changes
     persona = page.locator('article.block[data-label="persona"]')
@@ -95,6 +94,19 @@ def test_list_open_chat_live_edit_limit_and_archival(page: Any, inspector: Inspe
     expect(archival.locator(".passage").first).to_contain_text("she likes lilies")
     expect(archival.get_by_role("status")).to_contain_text("Mode used: full-text")
     assert agent_id in page.url
+    screenshot(page, "inspector-agent")
+
+    # back on the list, the agent's new messages count and tags show; sorting by messages puts it first
+    page.get_by_role("link", name="All agents").click()
+    page.get_by_label("Search").fill("")
+    expect(page.get_by_role("link", name="release-notes-writer")).to_be_visible()
+    page.get_by_role("button", name="Messages").click()
+    expect(page.get_by_role("columnheader", name="Messages")).to_have_attribute("aria-sort", "descending")
+    first = page.locator("table.agents tbody tr").first
+    expect(first).to_contain_text("sarah-helper")
+    expect(first).to_contain_text("crm")
+    expect(first.locator("td.num")).to_have_text("7")
+    screenshot(page, "inspector-agents")
 
 
 def test_wrong_token_is_refused_and_bob_never_sees_alices_agent(page: Any, inspector: Inspector) -> None:
@@ -108,10 +120,11 @@ def test_wrong_token_is_refused_and_bob_never_sees_alices_agent(page: Any, inspe
     page.get_by_label("Bearer token").fill(inspector.bob)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text("signed in as bob")).to_be_visible()
-    expect(page.get_by_role("status").filter(has_text="agents")).to_contain_text(" agents")  # the list loaded
+    listing = page.get_by_role("status").filter(has_text=re.compile(r"of \d+ agents?$"))
+    expect(listing).to_be_visible()  # the list loaded
     expect(page.get_by_role("link", name="alice-private")).to_have_count(0)
     page.get_by_label("Search").fill("alice-private")
-    expect(page.get_by_role("status").filter(has_text="agents")).to_have_text("0–0 of 0 agents")
+    expect(listing).to_have_text("0–0 of 0 agents")
     page.goto(f"{inspector.url}#/agents/{agent_id}")
     expect(page.get_by_role("alert").first).to_contain_text(f"No agent with id '{agent_id}'")
     # the API agrees: bob's token gets the same answer as an unknown id; no token gets 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,17 +19,21 @@ def test_ui_command_prints_its_url_and_serves_only_the_inspector(tmp_path: Path)
     config = tmp_path / "config.toml"
     config.write_text(f'[auth.tokens]\n"{hash_token("a" * 32)}" = "alice"\n', encoding="utf-8")
     command = [sys.executable, "-m", "letta_mcp", "ui", "--data-dir", str(tmp_path / "data"), "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--config", str(config)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LETTA_MCP_")}
+    log = tmp_path / "stderr.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [*command, "--config", str(config)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # printed once the socket listens: requests queue until served
-        assert line.startswith("letta-mcp inspector: http://127.0.0.1:"), line
+        assert line.startswith("letta-mcp inspector: http://127.0.0.1:"), log.read_text()
         url = line.split(": ", 1)[1].strip()
         base = url.removesuffix("/ui/")
         with httpx2.Client(timeout=10) as http:

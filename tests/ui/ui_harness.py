@@ -5,7 +5,7 @@ harness) with static tokens for alice and bob; its model is the real-HTTP `FakeO
 browser is Debian's ``chromium`` driven by Playwright (``executable_path``: Playwright never
 downloads a browser). Without the browser the tests skip locally and fail in CI (``CI=true``).
 
-Set ``LETTA_MCP_SCREENSHOTS=DIR`` to save screenshots of the main pages into DIR (docs/ keeps them).
+Set ``UI_SCREENSHOTS=DIR`` to save screenshots of the main pages into DIR (docs/ keeps them).
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save ``name``.png into $LETTA_MCP_SCREENSHOTS (when set)."""
-    folder = os.environ.get("LETTA_MCP_SCREENSHOTS")
+    """Save ``name``.png into $UI_SCREENSHOTS (when set)."""
+    folder = os.environ.get("UI_SCREENSHOTS")
     if folder:
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 

@@ -112,9 +112,13 @@ class Api:
 
     async def create_agent(self, request: Request) -> dict[str, Any]:
         body = await _body(request)
+        tags = body.get("tags")
+        if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+            raise InvalidRequestError("tags must be a list of texts.")
         details = await self.service.create_agent(
             name=_text(body, "name", required=False, max_chars=200),
             template=_text(body, "template", required=False, max_chars=200),
+            tags=tags,
         )
         return {"id": details.agent.id, "name": details.agent.name}
 

@@ -284,6 +284,7 @@
     });
 
     async function load() {
+      listState.q = search.value.trim(); // sorting or paging right after typing uses the new text
       try {
         const page = await api("/agents" + q(listState));
         if (token !== pageToken) return;
@@ -305,7 +306,7 @@
           tbody.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No agents match.")));
         }
         const first = page.total ? listState.offset + 1 : 0;
-        summary.textContent = `${fmt(first)}–${fmt(listState.offset + page.agents.length)} of ${fmt(page.total)} agents`;
+        summary.textContent = `${fmt(first)}–${fmt(listState.offset + page.agents.length)} of ${fmt(page.total)} agent${page.total === 1 ? "" : "s"}`;
         prev.disabled = listState.offset === 0;
         next.disabled = listState.offset + page.agents.length >= page.total;
         showError(error, null);
@@ -345,7 +346,6 @@
     }
 
     const searchLater = debounce(() => {
-      listState.q = search.value.trim();
       listState.offset = 0;
       load();
     }, 250);
@@ -485,6 +485,7 @@
       loadAgent().catch((err) => showError(error, err));
       context.load();
       conversation.loadNew();
+      archival.load();
       runs.load();
     }, 150);
     live = new Live(agentId, (event) => {
@@ -679,6 +680,15 @@
           ),
         );
       }
+      // The same sections scaled to what is used, so small ones stay readable on a large window.
+      const used = c.sections.reduce((sum, s) => sum + s.tokens, 0);
+      const parts = h("div", { class: "stack thin", role: "img", "aria-label": "Share of each section in the used tokens" });
+      for (const s of c.sections) {
+        if (!s.tokens) continue;
+        const seg = h("div", { class: "seg seg-" + s.name.split(":")[0], title: `${s.name}: ${pct(s.tokens, used).toFixed(1)}% of used` });
+        seg.style.width = pct(s.tokens, used).toFixed(3) + "%";
+        parts.append(seg);
+      }
       const trigger = h("div", { class: "trigger", title: `compaction at ${fmt(c.trigger_tokens)} tokens` });
       trigger.style.left = Math.min(100, pct(c.trigger_tokens, size)).toFixed(2) + "%";
       bar.append(trigger);
@@ -689,7 +699,10 @@
           h("strong", {}, `${fmt(c.estimated_prompt_tokens)} of ${fmt(size)} tokens`),
           ` (${c.percent_used.toFixed(1)}% used) · ${fmt(c.messages_in_context)} of ${fmt(c.messages_in_history)} messages in context`,
         ),
+        h("p", { class: "muted small bar-label" }, "Whole window"),
         bar,
+        h("p", { class: "muted small bar-label" }, "Used tokens by section"),
+        parts,
         legend,
         h("p", { class: "muted small" }, `The marker shows where compaction starts (${fmt(c.trigger_tokens)} tokens).`),
         c.summary ? h("details", {}, h("summary", {}, "Compaction summary"), h("pre", { class: "value" }, c.summary)) : null,
