@@ -7,6 +7,7 @@ tests/http/test_http_limits.py covers other principals, sessions and SSE streams
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,15 @@ async def test_a_principal_override_wins_and_is_named(tmp_path: Path, scripted: 
                 ok(await client.call_tool("create_agent", {"model": "other/x", "tags": ["a"]}))
     finally:
         await service.close()
+
+
+async def test_import_agent_over_a_limit_is_refused(client: Client, service: AgentService) -> None:
+    """An Agent File may ask for no more than create_agent could: here, one tag too many."""
+    with anyio.fail_after(30):
+        agent_id = ok(
+            await client.call_tool("create_agent", {"name": "a", "tags": ["a", "b", "c", "d", "e"], "max_steps": 20})
+        )["id"]
+        document = json.loads(ok(await client.call_tool("export_agent", {"agent_id": agent_id}))["document"])
+    document["agents"][0]["tags"].append("f")
+    message = await refused(client, service, "import_agent", {"document": json.dumps(document)})
+    assert "6 tags given, over the limit of 5 (setting `limits.max_tags`)" in message

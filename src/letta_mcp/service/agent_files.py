@@ -30,6 +30,7 @@ from letta_mcp.service.agentfile.to_letta import AgentSnapshot, MessageScope, Sn
 from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.changes import Change
 from letta_mcp.service.errors import InvalidRequestError
+from letta_mcp.service.limits import AgentConfig, PrincipalLimits
 from letta_mcp.store import Queries
 from letta_mcp.store.archival import ArchivalQueries
 from letta_mcp.store.groups import GroupQueries
@@ -143,6 +144,20 @@ class AgentFilesMixin(ServiceBase):
             plan = await anyio.to_thread.run_sync(lambda: plan_import(parse_document(document), options))
         except AgentFileError as e:
             raise InvalidRequestError(str(e)) from e
+        limits = PrincipalLimits.current(self.settings.limits)
+        for planned in plan.agents:  # a file may ask for no more than create_agent could
+            a = planned.agent
+            limits.check_agent(
+                AgentConfig(
+                    model=a.model,
+                    name=a.name,
+                    description=a.description,
+                    system=a.system,
+                    tags=a.tags,
+                    max_steps=a.max_steps,
+                    context_window=a.context_window,
+                )
+            )
         try:
             await self._write_import(plan)
         except ArchivalError as e:
