@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NoReturn
 
 from letta_mcp.config import Limits, LimitSettings
 from letta_mcp.service.access import current_principal
@@ -87,7 +88,7 @@ class PrincipalLimits:
         if allowed and not any(fnmatchcase(model, pattern) for pattern in allowed):
             self._refuse("allowed_models", f"model {model!r} is not allowed; allowed: {', '.join(allowed)}")
 
-    def _refuse(self, field: str, problem: str) -> None:
+    def _refuse(self, field: str, problem: str) -> NoReturn:
         setting = self._settings.setting(self.principal, field)
         raise LimitExceededError(
             f"Limit exceeded for principal {self.principal!r}: {problem} (setting `{setting}`). "
