@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, get_args
+from typing import Any
 
 from pydantic_core import to_jsonable_python
 from starlette.requests import Request
@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from letta_mcp import __version__
 from letta_mcp.models import PassageHit, Role
-from letta_mcp.runtime.archival import MAX_TOP_K, SearchMode
 from letta_mcp.server.ui.events import EventHub, TooManyStreamsError
 from letta_mcp.server.ui.guard import Guard
 from letta_mcp.service import (
@@ -33,11 +32,12 @@ from letta_mcp.service import (
     acting_as,
     current_principal,
 )
-from letta_mcp.service.browse import AGENT_SORTS
 
 Handler = Callable[[Request], Awaitable[Any]]
 
 MAX_MESSAGE_PAGE = 100
+SEARCH_MODES = ("auto", "fts", "vector", "hybrid")
+MAX_HITS = 100  # the service's top_k ceiling for one archival search
 MAX_TEXT_CHARS = 100_000
 _STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (NotFoundError, 404),
@@ -98,12 +98,9 @@ class Api:
         return {"principal": current_principal().name, "auth": self.guard.auth, "version": __version__}
 
     async def agents(self, request: Request) -> dict[str, Any]:
-        sort = request.query_params.get("sort", "last_active")
-        if sort not in AGENT_SORTS:
-            raise InvalidRequestError(f"sort must be one of {', '.join(AGENT_SORTS)}; got {sort!r}.")
         page = await self.service.agent_summaries(
             query=request.query_params.get("q") or None,
-            sort=sort,  # type: ignore[arg-type]  # checked against AGENT_SORTS above
+            sort=request.query_params.get("sort", "last_active"),  # type: ignore[arg-type]  # the service checks it
             descending=request.query_params.get("order", "desc") != "asc",
             limit=_int(request, "limit", 50, 1, 200),
             offset=_int(request, "offset", 0, 0, 10_000_000),
@@ -203,10 +200,10 @@ class Api:
             page = await archival.list(agent_id, limit=limit, cursor=request.query_params.get("cursor") or None)
             return {"mode": None, "passages": page.passages, "next_cursor": page.next_cursor}
         mode = request.query_params.get("mode", "auto")
-        if mode not in get_args(SearchMode):
-            raise InvalidRequestError(f"mode must be one of {', '.join(get_args(SearchMode))}; got {mode!r}.")
-        offset = _int(request, "offset", 0, 0, MAX_TOP_K - 1)
-        top_k = min(MAX_TOP_K, offset + limit + 1)  # one more than shown tells whether a next page exists
+        if mode not in SEARCH_MODES:
+            raise InvalidRequestError(f"mode must be one of {', '.join(SEARCH_MODES)}; got {mode!r}.")
+        offset = _int(request, "offset", 0, 0, MAX_HITS - 1)
+        top_k = min(MAX_HITS, offset + limit + 1)  # one more than shown tells whether a next page exists
         hits = await archival.search(agent_id, query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
         return {
             "mode": _mode_used(hits, mode, has_embedder=archival.memory.embedder is not None),
