@@ -325,7 +325,7 @@ async def test_update_agent_rejects_bad_values_without_writing(client: Client, s
     for args, message in [
         ({"model": "anthropic/claude"}, "No provider named 'anthropic' for model 'anthropic/claude'"),
         ({"tools": ["shell"]}, f"Unknown tool(s): shell. Available tools: {', '.join(BUILTIN_TOOLS)}."),
-        ({"max_steps": 0}, "max_steps\n  Input should be greater than or equal to 1"),
+        ({"max_steps": 0}, "update_agent: 'max_steps' must be an integer between 1 and 1000, got 0"),
     ]:
         text = err(await client.call_tool("update_agent", {"agent_id": agent["id"], "name": "changed", **args}))
         assert message in text, args

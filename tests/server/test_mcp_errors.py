@@ -93,48 +93,87 @@ async def test_unknown_agent_id_is_refused_on_every_tool(
 
 # --- arguments the schema rejects ----------------------------------------------------------------
 
-SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
-    ("list_messages", {"limit": 0}, "limit", "Input should be greater than or equal to 1"),
-    ("list_messages", {"limit": 201}, "limit", "Input should be less than or equal to 200"),
-    ("list_messages", {"order": "newest"}, "order", "Input should be 'desc' or 'asc'"),
-    ("list_messages", {"roles": ["robot"]}, "roles.0", "Input should be 'user', 'assistant', 'tool' or 'system'"),
-    ("send_message", {}, "message", "Field required"),
-    ("send_message", {"message": ""}, "message", "String should have at least 1 character"),
-    ("send_message", {"message": "hi", "role": "assistant"}, "role", "Input should be 'user' or 'system'"),
-    ("send_message", {"message": "hi", "max_steps": 0}, "max_steps", "Input should be greater than or equal to 1"),
-    ("search_messages", {"limit": 101}, "limit", "Input should be less than or equal to 100"),
-    ("search_messages", {"end_date": "2024-13-01"}, "end_date", "month must be in 1..12"),
-    ("update_block", {"label": "", "value": "x"}, "label", "String should have at least 1 character"),
-    ("update_block", {"label": "human", "limit": 0}, "limit", "Input should be greater than or equal to 1"),
-    ("create_template", {"name": ""}, "name", "String should have at least 1 character"),
-    ("get_memory", {"agent_id": None}, "agent_id", "Input should be a valid string"),
-    ("list_agents", {"limit": 0, "agent_id": None}, "limit", "Input should be greater than or equal to 1"),
-    ("list_agents", {"offset": -1, "agent_id": None}, "offset", "Input should be greater than or equal to 0"),
-    ("create_agent", {"max_steps": 0, "agent_id": None}, "max_steps", "Input should be greater than or equal to 1"),
+# Each rejection is one line naming the tool, the argument and what it takes (issue 15 point 4).
+SCHEMA_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("list_messages", {"limit": 0}, "list_messages: 'limit' must be an integer between 1 and 200, got 0"),
+    ("list_messages", {"limit": 201}, "list_messages: 'limit' must be an integer between 1 and 200, got 201"),
+    ("list_messages", {"order": "newest"}, """list_messages: 'order' must be one of "desc", "asc", got 'newest'"""),
+    (
+        "list_messages",
+        {"roles": ["robot"]},
+        """list_messages: 'roles[0]' must be one of "user", "assistant", "tool", "system", got 'robot'""",
+    ),
+    (
+        "send_message",
+        {},
+        "send_message: argument 'message' is required (Only the new message; the agent keeps the rest.)",
+    ),
+    ("send_message", {"message": ""}, "send_message: 'message' must be a text of 1 to 1000000 characters, got ''"),
+    (
+        "send_message",
+        {"message": "hi", "role": "assistant"},
+        """send_message: 'role' must be one of "user", "system", got 'assistant'""",
+    ),
+    (
+        "send_message",
+        {"message": "hi", "max_steps": 0},
+        "send_message: 'max_steps' must be an integer between 1 and 1000, got 0",
+    ),
+    ("search_messages", {"limit": 101}, "search_messages: 'limit' must be an integer between 1 and 100, got 101"),
+    (
+        "search_messages",
+        {"end_date": "2024-13-01"},
+        "search_messages: 'end_date' must be a date and time like '2024-05-01T09:30:00Z' or a date like "
+        "'2024-05-01', got '2024-13-01'",
+    ),
+    ("update_block", {"label": "", "value": "x"}, "update_block: 'label' must be a text of 1 to 64 characters, got ''"),
+    (
+        "update_block",
+        {"label": "human", "limit": 0},
+        "update_block: 'limit' must be an integer between 1 and 1000000, got 0",
+    ),
+    ("create_template", {"name": ""}, "create_template: 'name' must be a text of 1 to 200 characters, got ''"),
+    ("get_memory", {"agent_id": None}, "get_memory: 'agent_id' must be a text of 1 to 100 characters, got null"),
+    (
+        "list_agents",
+        {"limit": "abc", "agent_id": None},
+        "list_agents: 'limit' must be an integer between 1 and 200, got 'abc'",
+    ),
+    (
+        "list_agents",
+        {"offset": -1, "agent_id": None},
+        "list_agents: 'offset' must be an integer between 0 and 1000000000000, got -1",
+    ),
+    (
+        "create_agent",
+        {"max_steps": 0, "agent_id": None},
+        "create_agent: 'max_steps' must be an integer between 1 and 1000, got 0",
+    ),
     (
         "create_agent",
         {"blocks": [{"label": "x", "limit": 0}], "agent_id": None},
-        "blocks.0.limit",
-        "Input should be greater than or equal to 1",
+        "create_agent: 'blocks[0].limit' must be an integer between 1 and 1000000, got 0",
     ),
-    ("create_agent", {"tags": [""], "agent_id": None}, "tags.0", "String should have at least 1 character"),
+    (
+        "create_agent",
+        {"tags": [""], "agent_id": None},
+        "create_agent: 'tags[0]' must be a text of 1 to 64 characters, got ''",
+    ),
 ]
 
 
-async def test_schema_violations_are_refused_with_the_field_named(
+async def test_schema_violations_are_refused_in_one_line_naming_the_argument(
     client: Client, service: AgentService, scripted: ScriptedProvider, agent_id: str
 ) -> None:
     before = await snapshot(service)
     wrong = []
-    for tool, args, field, problem in SCHEMA_CASES:
+    for tool, args, expected in SCHEMA_CASES:
         arguments = {"agent_id": agent_id, **args}
         if arguments["agent_id"] is None and tool in ("list_agents", "create_agent"):
             del arguments["agent_id"]  # these tools take no agent
         result = await client.call_tool(tool, arguments)
-        text = result.content[0].text
-        expected_start = f"Error executing tool {tool}: 1 validation error for {tool}Arguments\n{field}\n"
-        if not (result.is_error and text.startswith(expected_start) and problem in text):
-            wrong.append((tool, args, result.is_error, text))
+        if not (result.is_error and result.content[0].text == expected):
+            wrong.append((tool, args, result.is_error, result.content[0].text))
     assert wrong == []
     assert await snapshot(service) == before
     assert scripted.requests == []

@@ -18,7 +18,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     )
     async def agents() -> str:
         listed = await service.list_agents(limit=1000)
-        return "[" + ",".join(AgentSummary.of(a).model_dump_json() for a in listed) + "]"
+        return "[" + ",".join(AgentSummary.model_validate(a).model_dump_json() for a in listed) + "]"
 
     @mcp.resource(
         "letta://agents/{agent_id}",

@@ -3,18 +3,57 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
-from letta_mcp.models import Agent, Block, Message, Role, Run, Template
+from letta_mcp.models import Message, Role, Run
 from letta_mcp.service import AgentDetails, RunDetails
 
-AgentId = Annotated[str, Field(description="The agent's id, e.g. 'agent-5f0c…' (from create_agent or list_agents).")]
-Label = Annotated[
-    str, Field(description="A memory block label, e.g. 'human' or 'persona'.", min_length=1, max_length=64)
-]
+# Ids are ours ('agent-<uuid>'); the cap only keeps absurd input away from the store.
+AgentId = Annotated[str, Field(min_length=1, max_length=100)]
+Label = Annotated[str, Field(description="Block label, e.g. 'human' or 'persona'.", min_length=1, max_length=64)]
+# Counts and cursors the store keeps in SQLite INTEGERs (64-bit): far below, far beyond any real use.
+MAX_POSITION = 1_000_000_000_000
+
+# Dates outside this range only overflow somewhere (time zones, timestamps), never match anything.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def _bare_date(value: object) -> object:
+    """Keep 'YYYY-MM-DD' a date: pydantic would read it as midnight, losing "the whole day" for end dates."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value  # the type check that follows says what is expected
+    return value
+
+
+def _in_range(value: datetime | date | None) -> datetime | date | None:
+    day = value.date() if isinstance(value, datetime) else value
+    if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(f"must be a date between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+DateBound = Annotated[datetime | date | None, BeforeValidator(_bare_date), AfterValidator(_in_range)]
+
+
+def date_bound(value: datetime | date | None, *, end: bool) -> datetime | None:
+    """A filter bound in UTC: a bare date means its whole day; a time without a zone is UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.max if end else time.min)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class FromDomain(BaseModel):
+    """A result built from a domain object's attributes (``Model.model_validate(obj)``)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class BlockInput(BaseModel):
@@ -27,50 +66,29 @@ class BlockInput(BaseModel):
     read_only: bool = Field(default=False, description="If true the agent cannot edit this block.")
 
 
-class BlockOut(BaseModel):
+class BlockOut(FromDomain):
     id: str
     label: str
     value: str
     limit: int
-    chars_current: int
     description: str | None
     read_only: bool
     version: int
     updated_at: datetime
 
-    @classmethod
-    def of(cls, block: Block) -> BlockOut:
-        return cls(
-            id=block.id,
-            label=block.label,
-            value=block.value,
-            limit=block.limit,
-            chars_current=len(block.value),
-            description=block.description,
-            read_only=block.read_only,
-            version=block.version,
-            updated_at=block.updated_at,
-        )
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def chars_current(self) -> int:
+        return len(self.value)
 
 
-class AgentSummary(BaseModel):
+class AgentSummary(FromDomain):
     id: str
     name: str
     description: str | None
     model: str
     tags: list[str]
     created_at: datetime
-
-    @classmethod
-    def of(cls, agent: Agent) -> AgentSummary:
-        return cls(
-            id=agent.id,
-            name=agent.name,
-            description=agent.description,
-            model=agent.model,
-            tags=agent.tags,
-            created_at=agent.created_at,
-        )
 
 
 class AgentOut(AgentSummary):
@@ -85,22 +103,13 @@ class AgentOut(AgentSummary):
 
     @classmethod
     def of_details(cls, details: AgentDetails) -> AgentOut:
-        a = details.agent
-        return cls(
-            id=a.id,
-            name=a.name,
-            description=a.description,
-            model=a.model,
-            tags=a.tags,
-            created_at=a.created_at,
-            system=a.system,
-            tools=a.tools,
-            max_steps=a.max_steps,
-            context_window=a.context_window,
-            updated_at=a.updated_at,
-            blocks=[BlockOut.of(b) for b in details.blocks],
-            messages_in_history=details.messages_in_history,
-            messages_in_context=details.messages_in_context,
+        return cls.model_validate(
+            {
+                **dict(details.agent),
+                "blocks": details.blocks,
+                "messages_in_history": details.messages_in_history,
+                "messages_in_context": details.messages_in_context,
+            }
         )
 
 
@@ -240,12 +249,12 @@ class MessagePage(BaseModel):
     )
 
 
-class SearchResult(BaseModel):
+class SearchResult(FromDomain):
     id: str
     seq: int
     role: str
     content: str | None
-    date: datetime
+    date: datetime = Field(validation_alias=AliasChoices("date", "created_at"))
 
 
 class SearchResults(BaseModel):
@@ -258,28 +267,21 @@ class MemoryOut(BaseModel):
     rendered: str = Field(description="The memory sections exactly as the agent's model sees them.")
 
 
-class TemplateOut(BaseModel):
+def _labels(blocks: list[Any]) -> list[Any]:
+    return [getattr(block, "label", block) for block in blocks]
+
+
+class TemplateOut(FromDomain):
     id: str
     name: str
     description: str | None
     model: str
     tools: list[str]
     tags: list[str]
-    blocks: list[str] = Field(description="Labels of the blocks each new agent gets a copy of.")
+    blocks: Annotated[list[str], BeforeValidator(_labels)] = Field(
+        description="Labels of the blocks each new agent gets a copy of."
+    )
     created_at: datetime
-
-    @classmethod
-    def of(cls, t: Template) -> TemplateOut:
-        return cls(
-            id=t.id,
-            name=t.name,
-            description=t.description,
-            model=t.model,
-            tools=t.tools,
-            tags=t.tags,
-            blocks=[b.label for b in t.blocks],
-            created_at=t.created_at,
-        )
 
 
 class TemplateList(BaseModel):
@@ -317,20 +319,14 @@ class RunOut(SendMessageResult):
         )
 
 
-class RunSummary(BaseModel):
-    run_id: str
+class RunSummary(FromDomain):
+    run_id: str = Field(validation_alias=AliasChoices("run_id", "id"))
     agent_id: str
     status: str
     stop_reason: str | None
     background: bool
     created_at: datetime
     completed_at: datetime | None
-
-    @classmethod
-    def of(cls, run: Run) -> RunSummary:
-        return cls(run_id=run.id, agent_id=run.agent_id, status=run.status.value,
-                   stop_reason=run.stop_reason.value if run.stop_reason else None, background=run.background,
-                   created_at=run.created_at, completed_at=run.completed_at)
 
 
 class RunList(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from letta_mcp.models import BlockSpec
 from letta_mcp.server.errors import tool_errors
-from letta_mcp.server.schemas import AgentId, AgentList, AgentOut, AgentSummary, BlockInput, Deleted
+from letta_mcp.server.schemas import MAX_POSITION, AgentId, AgentList, AgentOut, AgentSummary, BlockInput, Deleted
 from letta_mcp.service import AgentService
 
 Tags = Annotated[
@@ -114,7 +114,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = False,
         name: Annotated[str | None, Field(description="Only agents whose name contains this text.")] = None,
         limit: Annotated[int, Field(ge=1, le=200, description="Page size.")] = 50,
-        offset: Annotated[int, Field(ge=0, description="Agents to skip (from next_offset).")] = 0,
+        offset: Annotated[int, Field(ge=0, le=MAX_POSITION, description="From next_offset.")] = 0,
     ) -> AgentList:
         """List agents, newest first, optionally filtered by tags or name. Use it to find an agent's id."""
         agents = await service.list_agents(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Annotated, Literal
 
 from mcp.server import MCPServer
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from letta_mcp.models import Passage, PassageHit
 from letta_mcp.server.errors import tool_errors
-from letta_mcp.server.schemas import AgentId, Deleted
+from letta_mcp.server.schemas import AgentId, DateBound, Deleted, date_bound
 from letta_mcp.service import AgentService
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
@@ -19,8 +19,7 @@ Tags = Annotated[list[Tag] | None, Field(max_length=50, description='Tags, e.g. 
 TagMatch = Annotated[
     Literal["any", "all"], Field(description="'any': passages with at least one of the tags; 'all': with every tag.")
 ]
-PassageId = Annotated[str, Field(description="A passage id, e.g. 'passage-5f0c…' (from archival_insert/search/list).")]
-DateBound = datetime | date | None
+PassageId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class PassageOut(BaseModel):
@@ -117,8 +116,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             tags=tags,
             tag_match_mode=tag_match_mode,
             top_k=top_k,
-            start=_bound(start_date, end=False),
-            end=_bound(end_date, end=True),
+            start=date_bound(start_date, end=False),
+            end=date_bound(end_date, end=True),
             mode=mode,
         )
         return ArchivalSearchResults(results=[PassageHitOut.of_hit(h) for h in hits])
@@ -147,18 +146,11 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             agent_id,
             tags=tags,
             tag_match_mode=tag_match_mode,
-            start=_bound(start_date, end=False),
-            end=_bound(end_date, end=True),
+            start=date_bound(start_date, end=False),
+            end=date_bound(end_date, end=True),
             limit=limit,
             cursor=cursor,
             newest_first=order == "desc",
         )
         return PassagePageOut(passages=[PassageOut.of(p) for p in page.passages], next_cursor=page.next_cursor)
 
-
-def _bound(value: DateBound, *, end: bool) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time.max if end else time.min)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

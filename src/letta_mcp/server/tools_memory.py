@@ -19,7 +19,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def get_memory(agent_id: AgentId) -> MemoryOut:
         """Read an agent's memory blocks (label, value, limit) and the memory text its model sees."""
         view = await service.get_memory(agent_id)
-        return MemoryOut(agent_id=view.agent_id, blocks=[BlockOut.of(b) for b in view.blocks], rendered=view.rendered)
+        return MemoryOut(agent_id=view.agent_id, blocks=view.blocks, rendered=view.rendered)
 
     @mcp.tool(annotations=ToolAnnotations(title="Update memory block", idempotentHint=True))
     @tool_errors
@@ -42,7 +42,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         The block's character limit is enforced and read-only blocks stay read-only unless you pass
         read_only=false. Every change is versioned.
         """
-        return BlockOut.of(
+        return BlockOut.model_validate(
             await service.update_block(
                 agent_id, label, value=value, limit=limit, description=description, read_only=read_only
             )

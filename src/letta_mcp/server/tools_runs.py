@@ -36,14 +36,14 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     ) -> RunList:
         """List an agent's runs, newest first."""
         runs = await service.list_runs(agent_id, status=RunStatus(status) if status else None, limit=limit)
-        return RunList(runs=[RunSummary.of(r) for r in runs])
+        return RunList.model_validate({"runs": runs})
 
     @mcp.tool(annotations=ToolAnnotations(title="Cancel run", destructiveHint=False, idempotentHint=True))
     @tool_errors
     async def cancel_run(run_id: RunId) -> RunSummary:
         """Stop a run: it ends at its next step boundary with stop_reason 'cancelled' (or never starts
         if it is still queued). Finished steps stay; a finished run is left as it is."""
-        return RunSummary.of(await service.cancel_run(run_id))
+        return RunSummary.model_validate(await service.cancel_run(run_id))
 
     @mcp.resource("letta://runs/{run_id}", name="run", mime_type="application/json",
                   description="One run: status, steps, messages and reply.")

@@ -24,10 +24,11 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         """Save an agent's configuration (system prompt, memory blocks, tools, model, tags) as a named
         template. create_agent(template=name) then starts new agents from it, each with its own copy of
         the blocks. The conversation history is not copied."""
-        return TemplateOut.of(await service.create_template(name, agent_id=agent_id, description=description))
+        template = await service.create_template(name, agent_id=agent_id, description=description)
+        return TemplateOut.model_validate(template)
 
     @mcp.tool(annotations=ToolAnnotations(title="List templates", readOnlyHint=True))
     @tool_errors
     async def list_templates() -> TemplateList:
         """List the saved agent templates by name."""
-        return TemplateList(templates=[TemplateOut.of(t) for t in await service.list_templates()])
+        return TemplateList.model_validate({"templates": await service.list_templates()})

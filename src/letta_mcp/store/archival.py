@@ -58,7 +58,8 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         created_at, rowid = json.loads(raw)
     except (ValueError, TypeError) as e:
         raise ValueError(f"not a cursor: {cursor!r}") from e
-    if not isinstance(created_at, str) or not isinstance(rowid, int):
+    # A forged cursor could carry any JSON: the rowid must fit SQLite's INTEGER (bool is an int too).
+    if not isinstance(created_at, str) or type(rowid) is not int or not 0 <= rowid < 2**63:
         raise ValueError(f"not a cursor: {cursor!r}")
     return created_at, rowid
 
