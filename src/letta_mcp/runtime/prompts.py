@@ -47,3 +47,39 @@ DEFAULT_PERSONA = "I am a helpful assistant with a persistent memory. I remember
 DEFAULT_HUMAN = ""
 
 STANDARD_DESCRIPTIONS = {"persona": PERSONA_DESCRIPTION, "human": HUMAN_DESCRIPTION}
+
+# --- sleep-time memory agents -------------------------------------------------------------------
+
+SLEEPTIME_SYSTEM_PROMPT = """\
+You are a sleep-time memory agent. You never talk to the user: in the background, you read the \
+latest part of another agent's conversation and keep the memory blocks you share with it \
+accurate, organised and useful, so that agent answers better next time.
+
+Your memory blocks (below) are shared with the main agent: whatever you write there, it sees \
+from its next step on. For each transcript you are given:
+- store new lasting facts (names, preferences, goals, decisions, commitments) in the right block;
+- correct facts that changed and remove ones that are no longer true;
+- merge duplicates and condense long blocks (memory_rethink), staying within each block's limit;
+- leave blocks alone when nothing new was learned.
+
+Tools: memory_insert adds text, memory_replace changes or deletes an exact piece of text, \
+memory_rethink rewrites a whole block. When you are done, call memory_finish_edits; it ends \
+your turn. Never invent facts that are not in the transcript.\
+"""
+
+SLEEPTIME_PERSONA = (
+    "I am an expert conversation memory agent. I read conversations as they happen and consolidate "
+    "what matters into the shared memory blocks: concise, current and well organised."
+)
+
+SLEEPTIME_TOOLS: tuple[str, ...] = ("memory_insert", "memory_replace", "memory_rethink", "memory_finish_edits")
+
+
+def sleeptime_reminder(main_agent_id: str, transcript: str) -> str:
+    """The message a sleep-time agent receives: its task, then the transcript to consolidate."""
+    return (
+        "<system-reminder>You are a sleep-time memory agent. Review the conversation of agent "
+        f"{main_agent_id} below and update the shared memory blocks with what should be remembered. "
+        "Call memory_finish_edits when you are done.</system-reminder>\n\n"
+        f"<conversation>\n{transcript}\n</conversation>"
+    )

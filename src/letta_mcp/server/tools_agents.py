@@ -81,6 +81,12 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         include_multi_agent_tools: Annotated[
             bool, Field(description="Also give it the tools to message other agents of yours.")
         ] = False,
+        enable_sleeptime: Annotated[
+            bool | None, Field(description="Give it a sleep-time agent that curates its memory between turns.")
+        ] = None,
+        sleeptime_agent_frequency: Annotated[
+            int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
+        ] = None,
     ) -> AgentOut:
         """Create a new stateful agent with persistent memory and return it (keep its `id`).
 
@@ -102,6 +108,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             max_steps=max_steps,
             context_window=context_window,
             include_multi_agent_tools=include_multi_agent_tools,
+            enable_sleeptime=bool(enable_sleeptime),
+            sleeptime_agent_frequency=sleeptime_agent_frequency,
         )
         return AgentOut.of_details(details)
 
@@ -143,6 +151,12 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         description: Annotated[str | None, Field(max_length=2000)] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000)] = None,
         context_window: ContextWindow = None,
+        enable_sleeptime: Annotated[
+            bool | None, Field(description="Give it a sleep-time agent that curates its memory between turns.")
+        ] = None,
+        sleeptime_agent_frequency: Annotated[
+            int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
+        ] = None,
     ) -> AgentSummary:
         """Change an agent's configuration; only the arguments given change. Memory and history are kept.
 
@@ -158,6 +172,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             description=description,
             max_steps=max_steps,
             context_window=context_window,
+            enable_sleeptime=enable_sleeptime,
+            sleeptime_agent_frequency=sleeptime_agent_frequency,
         )
         return AgentSummary.model_validate(agent)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from letta_mcp.models import (
@@ -18,9 +19,9 @@ from letta_mcp.runtime.prompts import (
 )
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service.access import current_principal
-from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.changes import Change
 from letta_mcp.service.limits import AgentConfig, PrincipalLimits
+from letta_mcp.service.sleeptime import SLEEPTIME, SleeptimeMixin
 from letta_mcp.service.specs import DEFAULT_TOOLS, block_specs, check_blocks, check_tools, new_block
 
 
@@ -30,9 +31,10 @@ class AgentDetails:
     blocks: list[Block]
     messages_in_history: int
     messages_in_context: int
+    sleeptime_agent_id: str | None = None  # its sleep-time memory agent, while enabled
 
 
-class AgentsMixin(ServiceBase):
+class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
     async def create_agent(
         self,
         *,
@@ -49,8 +51,11 @@ class AgentsMixin(ServiceBase):
         max_steps: int | None = None,
         context_window: int | None = None,
         include_multi_agent_tools: bool = False,
+        enable_sleeptime: bool = False,
+        sleeptime_agent_frequency: int | None = None,
     ) -> AgentDetails:
-        """A new agent. ``include_multi_agent_tools`` adds the agent-to-agent messaging tools."""
+        """A new agent. ``include_multi_agent_tools`` adds the agent-to-agent messaging tools;
+        ``enable_sleeptime`` gives it a sleep-time memory agent (see `service.sleeptime`)."""
         base = await self._template(template) if template else None
         specs = block_specs(base, blocks, persona=persona, human=human)
         model = model or (base.model if base else self.settings.default_model)
@@ -99,8 +104,12 @@ class AgentsMixin(ServiceBase):
                 for spec in specs
             ]
             await refresh_system_message(q, agent, now)
+            group = await self._configure_sleeptime(
+                q, agent, enabled=enable_sleeptime, frequency=sleeptime_agent_frequency
+            )
         await self.changes.emit(Change(agent.owner, agent.id, agent=True))
-        return AgentDetails(agent, created, messages_in_history=1, messages_in_context=1)
+        sleeper = group.agent_ids[0] if group is not None else None
+        return AgentDetails(agent, created, messages_in_history=1, messages_in_context=1, sleeptime_agent_id=sleeper)
 
     async def list_agents(
         self,
@@ -122,7 +131,9 @@ class AgentsMixin(ServiceBase):
             agent = await self._require_agent(q, agent_id)
             blocks = await q.blocks.for_agent(agent_id)
             total, in_context = await q.messages.counts(agent_id)
-        return AgentDetails(agent, blocks, total, in_context)
+            group = await q.groups.managed(agent_id, SLEEPTIME)
+        sleeper = group.agent_ids[0] if group is not None and group.enabled and group.agent_ids else None
+        return AgentDetails(agent, blocks, total, in_context, sleeptime_agent_id=sleeper)
 
     async def update_agent(
         self,
@@ -136,7 +147,10 @@ class AgentsMixin(ServiceBase):
         description: str | None = None,
         max_steps: int | None = None,
         context_window: int | None = None,
+        enable_sleeptime: bool | None = None,
+        sleeptime_agent_frequency: int | None = None,
     ) -> Agent:
+        """Change the agent's settings; ``enable_sleeptime`` turns its sleep-time agent on or off."""
         if model is not None:
             self._check_model(model)
         if tools is not None:
@@ -176,18 +190,32 @@ class AgentsMixin(ServiceBase):
             await q.agents.update(updated)
             if system is not None:
                 await refresh_system_message(q, updated, updated.updated_at)
+            if enable_sleeptime is not None or sleeptime_agent_frequency is not None:
+                current = await q.groups.managed(agent_id, SLEEPTIME)
+                enabled = enable_sleeptime if enable_sleeptime is not None else bool(current and current.enabled)
+                await self._configure_sleeptime(q, updated, enabled=enabled, frequency=sleeptime_agent_frequency)
         await self.changes.emit(Change(updated.owner, agent_id, agent=True))
         return updated
 
     async def delete_agent(self, agent_id: str) -> None:
-        """Delete the agent, its history and runs; its blocks too unless another agent shares them."""
+        """Delete the agent, its history and runs, and its sleep-time agent; its blocks too unless
+        another agent shares them."""
         async with self.store.read() as q:  # ownership first, as in update_agent
             await self._require_agent(q, agent_id)
-        async with self.runs.lease.hold(agent_id), self.store.write() as q:
+            group = await q.groups.managed(agent_id, SLEEPTIME)
+        companions = group.agent_ids if group is not None else []
+        async with contextlib.AsyncExitStack() as stack:
+            for held in (agent_id, *companions):  # no turn of either is in flight while they go
+                await stack.enter_async_context(self.runs.lease.hold(held))
+            q = await stack.enter_async_context(self.store.write())
             agent = await self._require_agent(q, agent_id)
-            blocks = await q.blocks.for_agent(agent_id)
-            await q.agents.delete(agent_id)
-            await q.blocks.delete_unlinked([b.id for b in blocks])
+            doomed = [agent_id, *companions]
+            blocks = [b for doomed_id in doomed for b in await q.blocks.for_agent(doomed_id)]
+            if group is not None:
+                await q.groups.delete(group.id)
+            for doomed_id in doomed:
+                await q.agents.delete(doomed_id)
+            await q.blocks.delete_unlinked(list({b.id: b for b in blocks}))
         if self.archival is not None:  # its own archive too, unless another agent still uses it
             await self.archival.forget_deleted_agents()
         await self.changes.emit(Change(agent.owner, agent_id, agent=True))

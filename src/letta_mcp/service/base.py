@@ -11,11 +11,7 @@ from __future__ import annotations
 from letta_mcp.config import Settings
 from letta_mcp.llm.errors import LLMConfigurationError
 from letta_mcp.llm.registry import ProviderRegistry
-from letta_mcp.models import (
-    Agent,
-    Block,
-    Template,
-)
+from letta_mcp.models import Agent, Block, Run, Template
 from letta_mcp.runtime import AgentLoop
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.archival import ArchivalService
@@ -60,6 +56,25 @@ class ServiceBase:
         if agent is None or not current_principal().may_see(agent.owner):
             raise self._agent_not_found(agent_id)
         return agent
+
+    async def _turn_finished(self, agent: Agent, blocks_before: list[Block], run: Run) -> None:
+        """Everything a finished turn sets off: announcing it, then the work it triggers."""
+        await self._emit_turn(agent, blocks_before, run.id)
+        await self._after_turn(agent, run)
+
+    async def _after_turn(self, agent: Agent, run: Run) -> None:
+        """Work a finished turn triggers; `SleeptimeMixin` runs the agent's sleep-time agent."""
+
+    async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
+        """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
+        versions = {b.label: b.version for b in blocks_before}
+        async with self.store.read() as q:
+            edited = [b for b in await q.blocks.for_agent(agent.id) if versions.get(b.label) != b.version]
+            shared = [c for b in edited for c in await self._block_changes(q, b, skip=agent.id)]
+        labels = tuple(b.label for b in edited)
+        await self.changes.emit(Change(agent.owner, agent.id, blocks=labels, messages=True, run_id=run_id))
+        for change in shared:  # the other agents the edited blocks are attached to
+            await self.changes.emit(change)
 
     async def _block_changes(self, q, block: Block, *, skip: str | None = None) -> list[Change]:
         """One change per agent ``block`` is attached to (but ``skip``), for their memory subscribers."""

@@ -6,8 +6,6 @@ from datetime import datetime
 
 from letta_mcp.llm.errors import LLMConfigurationError
 from letta_mcp.models import (
-    Agent,
-    Block,
     Message,
     Role,
     Run,
@@ -18,7 +16,6 @@ from letta_mcp.runtime import TurnResult
 from letta_mcp.runtime.loop import StepCallback
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.base import ServiceBase
-from letta_mcp.service.changes import Change
 from letta_mcp.service.errors import (
     AgentUnavailableError,
     InvalidRequestError,
@@ -61,7 +58,7 @@ class ConversationMixin(ServiceBase):
 
         async def announce(run: Run) -> None:
             # The input message is committed even when the turn fails, so readers always hear of it.
-            await self._emit_turn(agent, blocks_before, run.id)
+            await self._turn_finished(agent, blocks_before, run)
 
         run = await self.runs.submit(
             agent, message, role=role, max_steps=max_steps, background=background, on_step=on_step, on_done=announce
@@ -144,14 +141,3 @@ class ConversationMixin(ServiceBase):
         if run is None or agent is None or not current_principal().may_see(agent.owner):
             raise NotFoundError(f"No run with id {run_id!r}. Run ids are returned by send_message.")
         return run
-
-    async def _emit_turn(self, agent: Agent, blocks_before: list[Block], run_id: str) -> None:
-        """Announce a finished turn: its run, new messages and the blocks the agent edited during it."""
-        versions = {b.label: b.version for b in blocks_before}
-        async with self.store.read() as q:
-            edited = [b for b in await q.blocks.for_agent(agent.id) if versions.get(b.label) != b.version]
-            shared = [c for b in edited for c in await self._block_changes(q, b, skip=agent.id)]
-        labels = tuple(b.label for b in edited)
-        await self.changes.emit(Change(agent.owner, agent.id, blocks=labels, messages=True, run_id=run_id))
-        for change in shared:  # the other agents the edited blocks are attached to
-            await self.changes.emit(change)

@@ -34,6 +34,7 @@ from letta_mcp.service.conversation import ConversationMixin
 from letta_mcp.service.memory import MemoryMixin
 from letta_mcp.service.multi_agent import Messenger
 from letta_mcp.service.runs import RunService
+from letta_mcp.service.sleeptime import SleeptimeMixin
 from letta_mcp.service.templates import TemplatesMixin
 from letta_mcp.store import Store
 from letta_mcp.store.lease import LeaseManager
@@ -48,6 +49,7 @@ class AgentService(
     TemplatesMixin,
     BrowseMixin,
     AgentFilesMixin,
+    SleeptimeMixin,
 ):
     def __init__(
         self,

@@ -64,7 +64,7 @@ class Messenger:
             )
 
         async def announce(run: Run) -> None:
-            await service._emit_turn(target, blocks_before, run.id)
+            await service._turn_finished(target, blocks_before, run)
 
         run = await service.runs.submit(
             target,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiosqlite
 
 from letta_mcp.models import AgentGroup
@@ -36,24 +38,66 @@ class GroupQueries:
     async def for_agent(self, agent_id: str) -> list[AgentGroup]:
         """The groups the agent manages or belongs to, oldest first."""
         async with self._conn.execute(
-            "SELECT g.*, (SELECT json_group_array(agent_id) FROM (SELECT agent_id FROM agent_group_members m"
-            " WHERE m.group_id = g.id ORDER BY position)) AS members FROM agent_groups g"
-            " WHERE g.manager_agent_id = :agent_id"
+            _SELECT + " WHERE g.manager_agent_id = :agent_id"
             " OR g.id IN (SELECT group_id FROM agent_group_members WHERE agent_id = :agent_id)"
             " ORDER BY g.created_at, g.id",
             {"agent_id": agent_id},
         ) as cur:
-            rows = await cur.fetchall()
-        return [
-            AgentGroup(
-                id=row["id"],
-                manager_type=row["manager_type"],
-                manager_agent_id=row["manager_agent_id"],
-                agent_ids=loads(row["members"], []),
-                config=loads(row["config"], {}),
-                description=row["description"],
-                enabled=bool(row["enabled"]),
-                created_at=from_ts(row["created_at"]),
-            )
-            for row in rows
-        ]
+            return [_group(row) for row in await cur.fetchall()]
+
+    async def managed(self, agent_id: str, manager_type: str) -> AgentGroup | None:
+        """The group of ``manager_type`` that ``agent_id`` manages (e.g. its sleep-time pair)."""
+        async with self._conn.execute(
+            _SELECT + " WHERE g.manager_agent_id = :agent_id AND g.manager_type = :type ORDER BY g.created_at LIMIT 1",
+            {"agent_id": agent_id, "type": manager_type},
+        ) as cur:
+            row = await cur.fetchone()
+        return _group(row) if row else None
+
+    async def update(self, group_id: str, *, config: dict[str, Any], enabled: bool) -> None:
+        await self._conn.execute(
+            "UPDATE agent_groups SET config = :config, enabled = :enabled WHERE id = :id",
+            {"id": group_id, "config": dumps(config), "enabled": int(enabled)},
+        )
+
+    async def delete(self, group_id: str) -> None:
+        await self._conn.execute("DELETE FROM agent_groups WHERE id = :id", {"id": group_id})
+
+    async def count_turn(self, group_id: str) -> int:
+        """Add one to the group's ``turns_counter``; returns the new count (atomic across processes)."""
+        async with self._conn.execute(
+            "UPDATE agent_groups SET config = json_set(config, '$.turns_counter',"
+            " COALESCE(json_extract(config, '$.turns_counter'), 0) + 1) WHERE id = :id"
+            " RETURNING json_extract(config, '$.turns_counter')",
+            {"id": group_id},
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def mark_processed(self, group_id: str, seq: int) -> None:
+        """Record that the sleep-time agent has seen the main agent's messages up to ``seq`` (never
+        moving backwards, so a late-finishing older run cannot undo a newer one)."""
+        await self._conn.execute(
+            "UPDATE agent_groups SET config = json_set(config, '$.last_processed_seq', :seq) WHERE id = :id"
+            " AND COALESCE(json_extract(config, '$.last_processed_seq'), -1) < :seq",
+            {"id": group_id, "seq": seq},
+        )
+
+
+_SELECT = (
+    "SELECT g.*, (SELECT json_group_array(agent_id) FROM (SELECT agent_id FROM agent_group_members m"
+    " WHERE m.group_id = g.id ORDER BY position)) AS members FROM agent_groups g"
+)
+
+
+def _group(row: aiosqlite.Row) -> AgentGroup:
+    return AgentGroup(
+        id=row["id"],
+        manager_type=row["manager_type"],
+        manager_agent_id=row["manager_agent_id"],
+        agent_ids=loads(row["members"], []),
+        config=loads(row["config"], {}),
+        description=row["description"],
+        enabled=bool(row["enabled"]),
+        created_at=from_ts(row["created_at"]),
+    )
