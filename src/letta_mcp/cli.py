@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from letta_mcp import __version__, logs
+from letta_mcp import __version__, logs, warmup
 from letta_mcp.config import ConfigError, Settings, load_settings
 from letta_mcp.redact import redact_logs, redact_text
 
@@ -230,7 +230,8 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
             # A person who started it in a terminal is told what it waits for and how to stop it.
             hint = " (waiting for an MCP client on stdin; Ctrl-C stops)" if sys.stdin.isatty() else ""
             log.info("letta-mcp %s serving %s over stdio%s", __version__, settings.data_dir, hint)
-            await serve_stdio(create_server(service))
+            # The packages the first calls would import load once the client has started.
+            await serve_stdio(create_server(service), after_start=warmup.start)
         elif transport == "ui":
             from letta_mcp.server.http import build_inspector_app, serve_http
 
@@ -241,6 +242,8 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
         else:
             from letta_mcp.server.http import serve_http
 
+            # No client is starting up yet: warm up at once.
+            warmup.start()
             await serve_http(service, settings, sock=sock)
     finally:
         await service.close()

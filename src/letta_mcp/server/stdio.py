@@ -14,9 +14,11 @@ import asyncio
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, cast
 
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.stdio import stdio_server
 
 _CHUNK = 1 << 16
@@ -69,8 +71,31 @@ class StdinLines:
                     return
 
 
-async def serve_stdio(mcp: MCPServer) -> None:
-    """Serve ``mcp`` on this process's stdin and stdout until stdin ends or the task is cancelled."""
+# Messages of the start-up exchange, answered before a client shows its user anything.
+_HANDSHAKE = ("initialize", "server/discover", "ping")
+
+
+def after_handshake(callback: Callable[[], object]) -> Callable[..., Any]:
+    """Middleware calling ``callback`` once, when the first request past the handshake (normally the
+    client's tools/list) has been answered: work started then cannot slow the client's start-up."""
+    called = False
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        nonlocal called
+        result = await call_next(ctx)
+        if not called and ctx.request_id is not None and ctx.method not in _HANDSHAKE:
+            called = True
+            callback()
+        return result
+
+    return middleware
+
+
+async def serve_stdio(mcp: MCPServer, *, after_start: Callable[[], object] | None = None) -> None:
+    """Serve ``mcp`` on this process's stdin and stdout until stdin ends or the task is cancelled;
+    ``after_start`` runs once the client is past its start-up exchange (see `after_handshake`)."""
+    if after_start is not None:
+        mcp.middleware.append(after_handshake(after_start))
     stdin = cast(Any, StdinLines(sys.stdin.fileno()))
     async with stdio_server(stdin=stdin) as (read_stream, write_stream):
         lowlevel = mcp._lowlevel_server  # private: the public run_stdio_async reads stdin the SDK's way
