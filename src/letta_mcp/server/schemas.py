@@ -13,7 +13,7 @@ from letta_mcp.service import AgentDetails, RunDetails
 
 # Ids are ours ('agent-<uuid>'); the cap only keeps absurd input away from the store.
 AgentId = Annotated[str, Field(min_length=1, max_length=100)]
-Label = Annotated[str, Field(description="Block label, e.g. 'human' or 'persona'.", min_length=1, max_length=64)]
+Label = Annotated[str, Field(description="e.g. 'human'.", min_length=1, max_length=64)]
 # Counts and cursors the store keeps in SQLite INTEGERs (64-bit): far below, far beyond any real use.
 MAX_POSITION = 1_000_000_000_000
 
@@ -60,10 +60,10 @@ class BlockInput(BaseModel):
     """A memory block to create."""
 
     label: Label
-    value: str = Field(default="", description="Initial text of the block.", max_length=1_000_000)
-    limit: int | None = Field(default=None, ge=1, le=1_000_000, description="Character limit (default from settings).")
-    description: str | None = Field(default=None, description="What belongs in this block; the agent reads it.")
-    read_only: bool = Field(default=False, description="If true the agent cannot edit this block.")
+    value: str = Field(default="", max_length=1_000_000)
+    limit: int | None = Field(default=None, ge=1, le=1_000_000, description="Characters.")
+    description: str | None = Field(default=None, max_length=10_000, description="What belongs in it.")
+    read_only: bool = Field(default=False, description="The agent may not edit it.")
 
 
 class BlockOut(FromDomain):

@@ -15,24 +15,19 @@ from letta_mcp.service import AgentService
 
 Tags = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=64)]] | None,
-    Field(description="Tags for finding agents later, e.g. ['user:sarah', 'support'].", max_length=50),
+    Field(description="e.g. ['user:sarah'].", max_length=50),
 ]
 ContextWindow = Annotated[
     int | None,
     Field(
         ge=1_000,
         le=10_000_000,
-        description="Context window in tokens for this agent (default: the model's known window). Set it "
-        "when a local server runs the model with a smaller window.",
+        description="Tokens (default: the model's known window).",
     ),
 ]
 ToolNames = Annotated[
     list[str] | None,
-    Field(
-        description="Built-in tools the agent may call (default: memory_insert, memory_replace, memory_rethink, "
-        "core_memory_append, core_memory_replace, conversation_search, archival_memory_insert, "
-        "archival_memory_search). Also available: memory_finish_edits."
-    ),
+    Field(description="Built-in tool names (default: the memory, conversation_search and archival tools)."),
 ]
 
 
@@ -40,43 +35,42 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Create agent", destructiveHint=False))
     @tool_errors
     async def create_agent(
-        name: Annotated[str | None, Field(description="A human-friendly name.", max_length=200)] = None,
+        name: Annotated[str | None, Field(max_length=200)] = None,
         persona: Annotated[
-            str | None, Field(description="Who the agent is: text of its 'persona' memory block.", max_length=1_000_000)
+            str | None, Field(description="Its 'persona' block: who it is.", max_length=1_000_000)
         ] = None,
         human: Annotated[
             str | None,
             Field(
-                description="What the agent knows about its user: text of its 'human' memory block.",
+                description="Its 'human' block: what it knows about its user.",
                 max_length=1_000_000,
             ),
         ] = None,
         blocks: Annotated[
             list[BlockInput] | None,
-            Field(description="Extra memory blocks (or overrides of persona/human by label).", max_length=100),
+            Field(description="More blocks (or persona/human by label).", max_length=100),
         ] = None,
         system: Annotated[
             str | None,
             Field(
-                description="Replaces the default system prompt. Memory is appended after it, or placed at "
-                "{CORE_MEMORY} if the text contains that marker.",
+                description="Replaces the default system prompt; memory goes at {CORE_MEMORY} or after it.",
                 max_length=200_000,
             ),
         ] = None,
         model: Annotated[
             str | None,
             Field(
-                description="Model handle 'provider/model', e.g. 'openai/gpt-4o-mini' (default from settings).",
+                description="'provider/model', e.g. 'openai/gpt-4o-mini'.",
                 max_length=200,
             ),
         ] = None,
         tools: ToolNames = None,
         tags: Tags = None,
-        description: Annotated[str | None, Field(description="What this agent is for.", max_length=2000)] = None,
+        description: Annotated[str | None, Field(max_length=2000)] = None,
         template: Annotated[
-            str | None, Field(description="Start from this template (name or id); other arguments override it.")
+            str | None, Field(max_length=200, description="Template name or id to start from.")
         ] = None,
-        max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls allowed per message.")] = None,
+        max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls per message.")] = None,
         context_window: ContextWindow = None,
         include_multi_agent_tools: Annotated[
             bool, Field(description="Also give it the tools to message other agents of yours.")
@@ -88,12 +82,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
         ] = None,
     ) -> AgentOut:
-        """Create a new stateful agent with persistent memory and return it (keep its `id`).
-
-        The agent keeps one perpetual conversation and its own memory blocks (by default 'persona'
-        and 'human'), which it edits itself as it learns. Create one agent per user or purpose and
-        talk to it with send_message, sending only the new message each time.
-        """
+        """Create a stateful agent (keep its `id`): one perpetual conversation and memory blocks it edits
+        itself. Make one per user or purpose; talk to it with send_message."""
         details = await service.create_agent(
             name=name,
             persona=persona,
@@ -118,13 +108,13 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def list_agents(
         tags: Tags = None,
         match_all_tags: Annotated[
-            bool, Field(description="If true, agents must have every tag; otherwise any one of them.")
+            bool, Field(description="Every tag (default: any of them).")
         ] = False,
-        name: Annotated[str | None, Field(description="Only agents whose name contains this text.")] = None,
-        limit: Annotated[int, Field(ge=1, le=200, description="Page size.")] = 50,
+        name: Annotated[str | None, Field(max_length=200, description="Part of the name.")] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
         offset: Annotated[int, Field(ge=0, le=MAX_POSITION, description="From next_offset.")] = 0,
     ) -> AgentList:
-        """List agents, newest first, optionally filtered by tags or name. Use it to find an agent's id."""
+        """Find agents (newest first), by tags or name."""
         agents = await service.list_agents(
             tags=tags, match_all_tags=match_all_tags, name=name, limit=limit + 1, offset=offset
         )
@@ -136,7 +126,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Get agent", readOnlyHint=True))
     @tool_errors
     async def get_agent(agent_id: AgentId) -> AgentOut:
-        """Get an agent's full configuration, its memory blocks and its message counts."""
+        """An agent's configuration, memory blocks and message counts."""
         return AgentOut.of_details(await service.get_agent(agent_id))
 
     @mcp.tool(annotations=ToolAnnotations(title="Update agent", idempotentHint=True))
@@ -145,7 +135,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         name: Annotated[str | None, Field(max_length=200)] = None,
         system: Annotated[str | None, Field(description="New system prompt.", max_length=200_000)] = None,
-        model: Annotated[str | None, Field(description="New model handle 'provider/model'.")] = None,
+        model: Annotated[str | None, Field(max_length=200, description="'provider/model'.")] = None,
         tools: ToolNames = None,
         tags: Annotated[list[str] | None, Field(description="Replaces all tags.")] = None,
         description: Annotated[str | None, Field(max_length=2000)] = None,
@@ -158,10 +148,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
         ] = None,
     ) -> AgentSummary:
-        """Change an agent's configuration; only the arguments given change. Memory and history are kept.
-
-        To edit memory blocks use update_block instead.
-        """
+        """Change an agent's settings; only the arguments given change (memory: update_block)."""
         agent = await service.update_agent(
             agent_id,
             name=name,
@@ -180,7 +167,6 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Delete agent", destructiveHint=True))
     @tool_errors
     async def delete_agent(agent_id: AgentId) -> Deleted:
-        """Permanently delete an agent with its whole history and runs. Memory blocks shared with other
-        agents are kept. This cannot be undone."""
+        """Delete an agent with its history and runs, for good (blocks other agents share stay)."""
         await service.delete_agent(agent_id)
         return Deleted(id=agent_id)

@@ -15,9 +15,9 @@ from letta_mcp.server.schemas import AgentId, DateBound, Deleted, date_bound
 from letta_mcp.service import AgentService
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
-Tags = Annotated[list[Tag] | None, Field(max_length=50, description='Tags, e.g. ["work", "sarah"].')]
+Tags = Annotated[list[Tag] | None, Field(max_length=50)]
 TagMatch = Annotated[
-    Literal["any", "all"], Field(description="'any': passages with at least one of the tags; 'all': with every tag.")
+    Literal["any", "all"], Field(description="'all': every tag.")
 ]
 PassageId = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -72,19 +72,11 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def archival_insert(
         agent_id: AgentId,
-        text: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=1_000_000,
-                description="The text to store. Long text (a document, notes) is split into passages.",
-            ),
-        ],
+        text: Annotated[str, Field(min_length=1, max_length=1_000_000)],
         tags: Tags = None,
     ) -> InsertResult:
-        """Store text in an agent's archival memory, its unlimited long-term store, where the agent
-        finds it with archival_memory_search. Use it to give an agent knowledge (documents, facts,
-        notes); a long text is split into several passages, returned in order."""
+        """Store knowledge in an agent's archival memory (it finds it with archival_memory_search).
+        Long text becomes several passages."""
         passages = await archival.insert(agent_id, text, tags=tags)
         return InsertResult(passage_ids=[p.id for p in passages], archive_id=passages[0].archive_id)
 
@@ -93,23 +85,19 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def archival_search(
         agent_id: AgentId,
         query: Annotated[
-            str, Field(min_length=1, max_length=10_000, description="Words, a question or a description.")
+            str, Field(min_length=1, max_length=10_000)
         ],
         tags: Tags = None,
         tag_match_mode: TagMatch = "any",
-        top_k: Annotated[int, Field(ge=1, le=100, description="How many results.")] = 10,
-        start_date: Annotated[DateBound, Field(description="Stored on or after, e.g. '2024-05-01'.")] = None,
-        end_date: Annotated[DateBound, Field(description="Stored on or before (a date includes that day).")] = None,
+        top_k: Annotated[int, Field(ge=1, le=100)] = 10,
+        start_date: Annotated[DateBound, Field(description="Stored on or after.")] = None,
+        end_date: Annotated[DateBound, Field(description="Stored on or before (a date: that whole day).")] = None,
         mode: Annotated[
             Literal["auto", "fts", "vector", "hybrid"],
-            Field(
-                description="'auto' (default): full-text + vectors when an embedder is configured, else "
-                "full-text; 'fts', 'vector' or 'hybrid' force one."
-            ),
+            Field(description="'auto': hybrid with an embedder, else fts."),
         ] = "auto",
     ) -> ArchivalSearchResults:
-        """Search an agent's archival memory (its own passages and archives shared with it), best
-        match first, with optional tag and date filters."""
+        """Search an agent's archival memory (its own and shared archives), best match first."""
         hits = await archival.search(
             agent_id,
             query,
@@ -125,7 +113,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Delete archival passage", destructiveHint=True, idempotentHint=True))
     @tool_errors
     async def archival_delete(agent_id: AgentId, passage_id: PassageId) -> Deleted:
-        """Delete one passage from an agent's archival memory (for good: it is not versioned)."""
+        """Delete one archival passage, for good."""
         passage = await archival.delete(agent_id, passage_id)
         return Deleted(id=passage.id)
 
@@ -133,15 +121,15 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def archival_list(
         agent_id: AgentId,
-        limit: Annotated[int, Field(ge=1, le=200, description="Passages per page.")] = 20,
-        cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+        cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor of the previous page.")] = None,
         order: Annotated[Literal["desc", "asc"], Field(description="'desc': newest first.")] = "desc",
         tags: Tags = None,
         tag_match_mode: TagMatch = "any",
-        start_date: Annotated[DateBound, Field(description="Stored on or after, e.g. '2024-05-01'.")] = None,
-        end_date: Annotated[DateBound, Field(description="Stored on or before (a date includes that day).")] = None,
+        start_date: Annotated[DateBound, Field(description="Stored on or after.")] = None,
+        end_date: Annotated[DateBound, Field(description="Stored on or before (a date: that whole day).")] = None,
     ) -> PassagePageOut:
-        """Page through an agent's archival memory by the time passages were stored."""
+        """Page through an agent's archival passages by time stored."""
         page = await archival.list(
             agent_id,
             tags=tags,

@@ -17,7 +17,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Get memory", readOnlyHint=True))
     @tool_errors
     async def get_memory(agent_id: AgentId) -> MemoryOut:
-        """Read an agent's memory blocks (label, value, limit) and the memory text its model sees."""
+        """An agent's memory blocks and the memory text its model sees."""
         view = await service.get_memory(agent_id)
         return MemoryOut(agent_id=view.agent_id, blocks=view.blocks, rendered=view.rendered)
 
@@ -27,21 +27,18 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         label: Label,
         value: Annotated[
-            str | None, Field(description="The block's complete new text (replaces it).", max_length=1_000_000)
+            str | None, Field(description="The complete new text.", max_length=1_000_000)
         ] = None,
-        limit: Annotated[int | None, Field(ge=1, le=1_000_000, description="New character limit.")] = None,
+        limit: Annotated[int | None, Field(ge=1, le=1_000_000, description="Characters.")] = None,
         description: Annotated[
-            str | None, Field(description="New description of what belongs in the block.", max_length=10_000)
+            str | None, Field(description="What belongs in it.", max_length=10_000)
         ] = None,
         read_only: Annotated[
-            bool | None, Field(description="Lock (true) or unlock (false) the block for the agent's own edits.")
+            bool | None, Field(description="Lock it against the agent's own edits.")
         ] = None,
     ) -> BlockOut:
-        """Edit one of an agent's memory blocks directly (the agent sees the change on its next step).
-
-        The block's character limit is enforced and read-only blocks stay read-only unless you pass
-        read_only=false. Every change is versioned.
-        """
+        """Set one of an agent's memory blocks; only the arguments given change (versioned; the limit
+        applies)."""
         return BlockOut.model_validate(
             await service.update_block(
                 agent_id, label, value=value, limit=limit, description=description, read_only=read_only

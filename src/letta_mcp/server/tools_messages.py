@@ -41,15 +41,12 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = "user",
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="Cap on LLM calls for this turn.")] = None,
         background: Annotated[
-            bool, Field(description="Return at once (status 'created'); get_run(run_id) gives the reply later.")
+            bool, Field(description="Return at once; get_run gives the reply.")
         ] = False,
         ctx: Context | None = None,
     ) -> SendMessageResult:
-        """Send a new message to an agent and get its reply (`reply`: show it to the user).
-
-        The agent keeps its conversation and memory itself; `messages` shows the steps it took
-        (reasoning, memory edits, searches). One agent handles messages one at a time, in order.
-        """
+        """Send a new message to an agent; show its `reply` to the user. `messages` shows its steps.
+        Messages to one agent run one at a time, in order."""
 
         async def progress(step: int, max_steps: int) -> None:
             if ctx is not None:
@@ -65,17 +62,17 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def list_messages(
         agent_id: AgentId,
-        limit: Annotated[int, Field(ge=1, le=200, description="Messages per page.")] = 20,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
         before: Annotated[
-            int | None, Field(ge=0, le=MAX_POSITION, description="Only seq below this (next_cursor, order 'desc').")
+            int | None, Field(ge=0, le=MAX_POSITION, description="seq below (next_cursor if desc).")
         ] = None,
         after: Annotated[
-            int | None, Field(ge=-1, le=MAX_POSITION, description="Only seq above this (next_cursor, order 'asc').")
+            int | None, Field(ge=-1, le=MAX_POSITION, description="seq above (next_cursor if asc).")
         ] = None,
         order: Annotated[Literal["desc", "asc"], Field(description="'desc': newest first.")] = "desc",
         roles: Annotated[list[RoleName] | None, Field(max_length=4)] = None,
     ) -> MessagePage:
-        """Page through an agent's whole message history, also messages no longer in its context."""
+        """Page through an agent's whole history (also messages out of its context)."""
         page = await service.list_messages(
             agent_id,
             before_seq=before,
@@ -91,14 +88,14 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def search_messages(
         agent_id: AgentId,
         query: Annotated[
-            str | None, Field(max_length=2000, description="Any of these words, best match first (omit: newest).")
+            str | None, Field(max_length=2000, description="Any of these words (omit: newest).")
         ] = None,
         roles: Annotated[list[RoleName] | None, Field(max_length=4, description="Default: user, assistant.")] = None,
         start_date: DateBound = None,
-        end_date: Annotated[DateBound, Field(description="A bare date includes that whole day.")] = None,
+        end_date: Annotated[DateBound, Field(description="A date includes that day.")] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
     ) -> SearchResults:
-        """Full-text search over an agent's whole conversation history, with role and date filters."""
+        """Full-text search over an agent's whole history."""
         found = await service.search_messages(
             agent_id,
             query=query,

@@ -13,15 +13,14 @@ from letta_mcp.server.errors import resource_errors, tool_errors
 from letta_mcp.server.schemas import AgentId, RunList, RunOut, RunSummary
 from letta_mcp.service import AgentService
 
-RunId = Annotated[str, Field(description="A run id, e.g. 'run-…' (from send_message or list_runs).")]
+RunId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Get run", readOnlyHint=True))
     @tool_errors
     async def get_run(run_id: RunId) -> RunOut:
-        """Check on a run (one send_message): its status, the steps so far, the messages it added and,
-        once it has finished, the agent's reply. Use it to poll a background send_message."""
+        """A run (one send_message): status, steps, messages and, once done, the reply."""
         return RunOut.of_details(await service.get_run_details(run_id))
 
     @mcp.tool(annotations=ToolAnnotations(title="List runs", readOnlyHint=True))
@@ -30,7 +29,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         status: Annotated[
             Literal["created", "running", "completed", "failed", "cancelled", "interrupted"] | None,
-            Field(description="Only runs with this status (e.g. 'running')."),
+            Field(),
         ] = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> RunList:
@@ -41,8 +40,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Cancel run", destructiveHint=False, idempotentHint=True))
     @tool_errors
     async def cancel_run(run_id: RunId) -> RunSummary:
-        """Stop a run: it ends at its next step boundary with stop_reason 'cancelled' (or never starts
-        if it is still queued). Finished steps stay; a finished run is left as it is."""
+        """Stop a run at its next step (stop_reason 'cancelled'); a queued run never starts."""
         return RunSummary.model_validate(await service.cancel_run(run_id))
 
     @mcp.resource("letta://runs/{run_id}", name="run", mime_type="application/json",

@@ -17,18 +17,17 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Create template", destructiveHint=False))
     @tool_errors
     async def create_template(
-        name: Annotated[str, Field(min_length=1, max_length=200, description="Unique template name.")],
+        name: Annotated[str, Field(min_length=1, max_length=200)],
         agent_id: AgentId,
         description: Annotated[str | None, Field(max_length=2000)] = None,
     ) -> TemplateOut:
-        """Save an agent's configuration (system prompt, memory blocks, tools, model, tags) as a named
-        template. create_agent(template=name) then starts new agents from it, each with its own copy of
-        the blocks. The conversation history is not copied."""
+        """Save an agent's setup (prompt, blocks, tools, model, tags; not its history) for
+        create_agent(template=name)."""
         template = await service.create_template(name, agent_id=agent_id, description=description)
         return TemplateOut.model_validate(template)
 
     @mcp.tool(annotations=ToolAnnotations(title="List templates", readOnlyHint=True))
     @tool_errors
     async def list_templates() -> TemplateList:
-        """List the saved agent templates by name."""
+        """The saved agent templates."""
         return TemplateList.model_validate({"templates": await service.list_templates()})
