@@ -2,19 +2,25 @@
 
 - every MCP tool and resource the server registers is described and appears in README.md;
 - every setting appears in README.md and configs/default.toml;
-- the README opens with the two quick-start commands, and `.ci/run` runs its test command verbatim.
+- the README opens with the no-clone install and the client configurations that use it; the
+  developer route's test command is the one `.ci/run` runs verbatim;
+- the command list names every command, and the walkthrough's Python client runs as printed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from mcp import Client
 from pydantic import BaseModel
 
+from fake_openai import FakeOpenAI, text, tool_call
 from letta_mcp.config import ENV_PREFIX, ProviderSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,14 +33,19 @@ def code_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```[^\n]*\n(.*?)^```", markdown, flags=re.DOTALL | re.MULTILINE)
 
 
-def quick_start_commands() -> list[str]:
-    """The command lines of the README's first code block (the quick start)."""
-    first = code_blocks(README)[0]
-    return [line.strip() for line in first.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+def section(heading: str) -> str:
+    """The README's text under ``heading`` (a whole line such as "## Commands"), up to the next one."""
+    level = heading.split(" ", 1)[0]
+    body = README.split(f"\n{heading}\n", 1)[1]
+    return re.split(rf"^#{{1,{len(level)}}} ", body, maxsplit=1, flags=re.MULTILINE)[0]
+
+
+def commands(block: str) -> list[str]:
+    return [line.strip() for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
 def readme_test_command() -> str:
-    (line,) = [c for c in quick_start_commands() if "pytest" in c]
+    (line,) = [c for block in code_blocks(README) for c in commands(block) if "pytest" in c and ".[dev,local]" in c]
     return line
 
 
@@ -139,14 +150,81 @@ def test_openai_variables_are_documented() -> None:
 # --- quick start and CI ---------------------------------------------------------------------------
 
 
-def test_readme_opens_with_the_quick_start() -> None:
+REPOSITORY = re.compile(r"git\+(https://github\.com/[\w.-]+/letta-mcp)")
+
+
+def test_readme_opens_with_the_no_clone_install() -> None:
     first_heading = re.search(r"^## .*$", README, flags=re.MULTILINE)
     assert first_heading and "Quick start" in first_heading.group(0)
-    commands = quick_start_commands()
-    assert len(commands) == 2, commands
-    serve, tests = commands
+    uvx, pipx, developer = code_blocks(section("## Quick start"))
+    (command,) = commands(uvx)
+    url = REPOSITORY.search(command)
+    assert url and command == f"uvx --from git+{url.group(1)} letta-mcp serve"
+    assert commands(pipx) == [f"pipx install git+{url.group(1)}"]
+    serve, tests = commands(developer)
     assert serve.startswith("python3 -m venv .venv") and serve.endswith("letta-mcp serve")
     assert tests.startswith("python3 -m venv .venv") and '".[dev,local]"' in tests and "pytest" in tests
+
+
+def test_client_configurations_start_the_documented_install() -> None:
+    url = REPOSITORY.search(README)
+    assert url
+    configs = [json.loads(block) for block in code_blocks(section("## Use it from Claude Desktop or VS Code"))]
+    servers = [config.get("mcpServers", config.get("servers"))["letta"] for config in configs]
+    assert len(servers) == 2  # Claude Desktop and VS Code
+    for server in servers:
+        assert server["command"] == "uvx"
+        assert server["args"] == ["--from", f"git+{url.group(1)}", "letta-mcp", "serve"]
+
+
+def test_the_command_list_names_every_command() -> None:
+    bare = subprocess.run(
+        [sys.executable, "-m", "letta_mcp"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    listed = bare.split("positional arguments:", 1)[1].split("options:", 1)[0]
+    names = re.findall(r"^    (\S+)", listed, flags=re.MULTILINE)
+    assert "reindex" in names
+    documented = set(re.findall(r"^\| `letta-mcp ([a-z-]+)`", section("## Commands"), flags=re.MULTILINE))
+    assert documented == set(names)
+
+
+def test_walkthrough_python_client_runs_as_printed(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    (snippet,) = re.findall(r"^```python\n(.*?)^```", section("### From Python"), flags=re.DOTALL | re.MULTILINE)
+    (tmp_path / "walkthrough.py").write_text(snippet, encoding="utf-8")
+    fake_openai.script(
+        tool_call("core_memory_append", {"label": "human", "content": "The user's name is Sarah."}),
+        text("Nice to meet you, Sarah!"),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LETTA_MCP_", "OPENAI_"))}
+    env.update(
+        # `letta-mcp` on the PATH, as after `pipx install`: this environment's.
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        OPENAI_API_KEY="sk-test",
+        OPENAI_BASE_URL=fake_openai.base_url,
+        LETTA_MCP_DATA_DIR=str(tmp_path / "data"),
+        LETTA_MCP_LOG_LEVEL="WARNING",
+    )
+    result = subprocess.run(
+        [sys.executable, "walkthrough.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Nice to meet you, Sarah!"
+    assert "human: The user's name is Sarah." in lines
+    assert (tmp_path / "data" / "letta.db").is_file()  # the server used the data directory it was given
+
+
+@pytest.mark.anyio
+async def test_inspector_commands_call_real_tools(client: Client) -> None:
+    (block,) = code_blocks(section("### From the MCP Inspector"))
+    tools = {t.name for t in (await client.list_tools()).tools}
+    version = re.search(r"^INSPECTOR=(\S+)$", (ROOT / ".ci" / "conformance.sh").read_text(), flags=re.MULTILINE)
+    assert version
+    for line in commands(block):
+        assert line.startswith(f"npx @modelcontextprotocol/inspector@{version.group(1)} --cli ")
+        assert line.endswith(" -- letta-mcp serve")
+        tool = re.search(r"--tool-name (\S+)", line)
+        assert tool and tool.group(1) in tools
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
