@@ -16,7 +16,7 @@ class ContextSection(BaseModel):
         description="system_prompt, memory_block:<label>, memory_metadata, summary, messages, "
         "tool_schemas or request_overhead."
     )
-    tokens: int
+    tokens: int = Field(description="Raw estimate (before calibration).")
 
 
 class ContextOut(BaseModel):
@@ -24,15 +24,20 @@ class ContextOut(BaseModel):
     model: str
     context_window: int = Field(description="The agent's window in tokens.")
     sections: list[ContextSection] = Field(description="Every part of the next request; they add up to total_tokens.")
-    total_tokens: int = Field(description="Our token estimate of the whole request.")
-    estimated_prompt_tokens: int = Field(description="total_tokens calibrated to what the provider reports.")
-    calibration_ratio: float
-    percent_used: float
-    messages_in_context: int
-    messages_in_history: int
+    total_tokens: int = Field(description="Raw estimate of the next request (sum of sections), before calibration.")
+    estimated_prompt_tokens: int = Field(
+        description="total_tokens x calibration_ratio: the prompt tokens the provider will count. percent_used and "
+        "compaction use this number."
+    )
+    calibration_ratio: float = Field(
+        description="Provider-reported / raw-estimated prompt tokens, learned from this model's calls (1.0 before any)."
+    )
+    percent_used: float = Field(description="estimated_prompt_tokens / context_window, in percent.")
+    messages_in_context: int = Field(description="Messages the model sees now, the system message included.")
+    messages_in_history: int = Field(description="Every message stored, also those compacted out of the window.")
     summary: str | None = Field(description="The current compaction summary, if older messages were evicted.")
-    compaction_trigger_tokens: int
-    compaction_target_tokens: int
+    compaction_trigger_tokens: int = Field(description="Compaction runs when estimated_prompt_tokens exceeds this.")
+    compaction_target_tokens: int = Field(description="Compaction evicts until estimated_prompt_tokens is below this.")
 
     @classmethod
     def of(cls, o: ContextOverview) -> ContextOut:
