@@ -133,7 +133,7 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str]] = [
         "update_block: 'limit' must be an integer between 1 and 1000000, got 0",
     ),
     ("create_template", {"name": ""}, "create_template: 'name' must be a text of 1 to 200 characters, got ''"),
-    ("get_memory", {"agent_id": None}, "get_memory: 'agent_id' must be a text of 1 to 100 characters, got null"),
+    ("get_memory", {"agent_id": None}, "get_memory: 'agent_id' must be a text of at most 100 characters, got null"),
     (
         "list_agents",
         {"limit": "abc", "agent_id": None},

@@ -7,7 +7,16 @@ again, title-cased) and, for each optional argument, a ``null`` branch with ``"d
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
+
+
+def clean_description(docstring: str) -> str:
+    """A docstring as clients should show it: no source indentation, and lines wrapped for the source
+    joined into paragraphs (clients wrap text themselves)."""
+    paragraphs = inspect.cleandoc(docstring).split("\n\n")
+    return "\n\n".join(re.sub(r"\s*\n\s*", " ", p) for p in paragraphs)
 
 
 def lean_input_schema(schema: dict[str, Any]) -> dict[str, Any]:

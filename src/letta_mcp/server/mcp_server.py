@@ -8,7 +8,6 @@ SDK internals are touched. tests/server/test_mcp_surface.py pins each behaviour 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +20,7 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from letta_mcp.server.arguments import describe as describe_arguments
-from letta_mcp.server.listing import lean_input_schema, lean_output_schema
+from letta_mcp.server.listing import clean_description, lean_input_schema, lean_output_schema
 
 
 class LettaMCPServer(MCPServer):
@@ -54,8 +53,7 @@ class LettaMCPServer(MCPServer):
             raise RuntimeError("add tools inside `with server.tool_group(name):` so the operator can turn them off")
         if self._group not in self._enabled_groups:
             return
-        # Docstrings keep their source indentation; clients show descriptions verbatim.
-        description = inspect.cleandoc(description or fn.__doc__ or "")
+        description = clean_description(description or fn.__doc__ or "")
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
 
     async def list_tools(self) -> list[MCPTool]:

@@ -12,7 +12,7 @@ from letta_mcp.models import Message, Role, Run
 from letta_mcp.service import AgentDetails, RunDetails
 
 # Ids are ours ('agent-<uuid>'); the cap only keeps absurd input away from the store.
-AgentId = Annotated[str, Field(min_length=1, max_length=100)]
+AgentId = Annotated[str, Field(max_length=100)]
 Label = Annotated[str, Field(description="e.g. 'human'.", min_length=1, max_length=64)]
 # Counts and cursors the store keeps in SQLite INTEGERs (64-bit): far below, far beyond any real use.
 MAX_POSITION = 1_000_000_000_000
@@ -57,7 +57,6 @@ class FromDomain(BaseModel):
 
 
 class BlockInput(BaseModel):
-    """A memory block to create."""
 
     label: Label
     value: str = Field(default="", max_length=1_000_000)

@@ -100,13 +100,12 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         messages: Annotated[
             Literal["all", "in_context", "none"],
-            Field(description="History to include: all of it, only the context window, or none."),
+            Field(description="History to include."),
         ] = "all",
-        archival: Annotated[bool, Field(description="Include the agent's archival passages.")] = True,
+        archival: Annotated[bool, Field()] = True,
     ) -> ExportOut:
-        """Export an agent as a Letta Agent File (.af, v2): memory blocks, tools, tool rules, history and
-        in-context window, and the other agents of its groups. Archival passages travel in a 'letta_mcp'
-        extension that Letta ignores. Load it elsewhere with import_agent (here or in Letta)."""
+        """Export an agent (with its blocks, tools, history and archival passages) as a Letta Agent
+        File (.af) for import_agent here or in Letta."""
         document = await service.export_agent(agent_id, messages=messages, archival=archival)
         extension = document["letta_mcp"]["agents"]
         return ExportOut(
@@ -125,7 +124,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             Field(
                 min_length=1,
                 max_length=MAX_DOCUMENT_CHARS,
-                description="The text of a Letta Agent File (.af), as exported by Letta or export_agent.",
+                description="The .af file's text.",
             ),
         ],
         name: Annotated[
@@ -133,7 +132,6 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = None,
         strip_messages: Annotated[bool, Field(description="Start without the file's message history.")] = False,
     ) -> ImportOut:
-        """Import a Letta Agent File (v2, or legacy v1) as new agents with fresh ids, with their memory,
-        history and archival passages. Letta's memory tools map to ours; custom and MCP-server tools are
-        recorded inactive (imported code never runs) and listed with the reason. All or nothing."""
+        """Import a Letta Agent File (.af) as new agents with their memory and history. Imported code
+        never runs: tools we lack are kept inactive."""
         return ImportOut.of(await service.import_agent(document, name=name, strip_messages=strip_messages))

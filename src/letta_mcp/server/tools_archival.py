@@ -19,7 +19,7 @@ Tags = Annotated[list[Tag] | None, Field(max_length=50)]
 TagMatch = Annotated[
     Literal["any", "all"], Field(description="'all': every tag.")
 ]
-PassageId = Annotated[str, Field(min_length=1, max_length=100)]
+PassageId = Annotated[str, Field(max_length=100)]
 
 
 class PassageOut(BaseModel):

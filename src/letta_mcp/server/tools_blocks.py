@@ -14,7 +14,7 @@ from letta_mcp.server.schemas import AgentId, BlockInput, BlockOut, FromDomain, 
 from letta_mcp.service import AgentService
 
 BlockId = Annotated[
-    str, Field(description="Block id (from create_block or list_blocks).", min_length=1, max_length=100)
+    str, Field(description="From create_block or list_blocks.", max_length=100)
 ]
 Limit = Annotated[int, Field(ge=1, le=200, description="At most this many.")]
 
@@ -75,8 +75,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Attach block", idempotentHint=False))
     @tool_errors
     async def attach_block(agent_id: AgentId, block_id: BlockId) -> BlockOut:
-        """Attach a block to an agent under the block's label (unique per agent). Edits by any
-        attached agent or client are seen by all of them."""
+        """Attach a block to an agent under its label; every agent it is attached to sees its edits."""
         return BlockOut.model_validate(await service.attach_block(agent_id, block_id))
 
     @mcp.tool(annotations=ToolAnnotations(title="Detach block"))
@@ -103,7 +102,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         limit: Limit = 20,
         before_version: Annotated[int | None, Field(ge=1, le=2**31, description="Page: older than this.")] = None,
     ) -> BlockHistoryOut:
-        """Every version of an agent's block: value, who changed it (agent and run, or client) and when."""
+        """Every version of an agent's block: value, who changed it and when."""
         versions = await service.block_history(agent_id, label, limit=limit, before_version=before_version)
         return BlockHistoryOut(
             agent_id=agent_id, label=label, versions=[BlockVersionOut.model_validate(v) for v in versions]

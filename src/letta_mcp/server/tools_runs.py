@@ -13,7 +13,7 @@ from letta_mcp.server.errors import resource_errors, tool_errors
 from letta_mcp.server.schemas import AgentId, RunList, RunOut, RunSummary
 from letta_mcp.service import AgentService
 
-RunId = Annotated[str, Field(min_length=1, max_length=100)]
+RunId = Annotated[str, Field(max_length=100)]
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
