@@ -276,8 +276,10 @@ class StopReason(StrEnum):
 
     @property
     def run_status(self) -> RunStatus:
-        if self in (StopReason.end_turn, StopReason.max_steps, StopReason.tool_rule, StopReason.requires_approval):
+        if self in (StopReason.end_turn, StopReason.max_steps, StopReason.tool_rule):
             return RunStatus.completed
+        if self is StopReason.requires_approval:
+            return RunStatus.requires_approval
         if self is StopReason.cancelled:
             return RunStatus.cancelled
         return RunStatus.failed
@@ -290,6 +292,7 @@ class RunStatus(StrEnum):
     failed = "failed"
     cancelled = "cancelled"
     interrupted = "interrupted"
+    requires_approval = "requires_approval"  # paused until a client approves or denies a tool call
 
 
 class Run(_Model):

@@ -28,6 +28,12 @@ EXPECTED_PARAMETERS: dict[str, tuple[list[str], list[str]]] = {
         ["query", "tags", "tag_match_mode", "top_k", "start_datetime", "end_datetime"],
         ["query"],
     ),
+    "send_message_to_agent_and_wait_for_reply": (["message", "other_agent_id"], ["message", "other_agent_id"]),
+    "send_message_to_agent_async": (["message", "other_agent_id"], ["message", "other_agent_id"]),
+    "send_message_to_agents_matching_tags": (
+        ["message", "match_all", "match_some"],
+        ["message", "match_all", "match_some"],
+    ),
 }
 
 # One call per tool that a model following the description would make.
@@ -38,6 +44,9 @@ VALID_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("memory_insert", {"label": "todo", "new_string": "- [ ] Call", "insert_line": 0}),
     ("memory_rethink", {"label": "human", "new_memory": "Name: Bob\nJob: nurse"}),
     ("memory_finish_edits", {}),
+    ("send_message_to_agent_and_wait_for_reply", {"message": "What is the budget?", "other_agent_id": "agent-1"}),
+    ("send_message_to_agent_async", {"message": "FYI", "other_agent_id": "agent-1"}),
+    ("send_message_to_agents_matching_tags", {"message": "Status?", "match_all": ["a"], "match_some": []}),
     ("core_memory_append", {"label": "human", "content": "Has a dog 🐶"}),
     ("core_memory_replace", {"label": "human", "old_content": "Paris", "new_content": "Lyon"}),
     ("conversation_search", {}),

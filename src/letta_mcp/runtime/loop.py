@@ -17,9 +17,11 @@ when needed, compacted (`runtime.compaction`).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from letta_mcp.llm.errors import ContextWindowExceededError, LLMError
 from letta_mcp.llm.registry import ProviderRegistry
@@ -34,19 +36,28 @@ from letta_mcp.models import (
     RunStatus,
     Step,
     StopReason,
+    ToolCall,
     ToolSchema,
     new_id,
     utcnow,
 )
 from letta_mcp.runtime.archival import ArchivalMemory
-from letta_mcp.runtime.compaction import WARNING_KIND, CompactionResult, Compactor, choose_cut, warning_message
+from letta_mcp.runtime.compaction import (
+    WARNING_KIND,
+    CompactionResult,
+    Compactor,
+    choose_cut,
+    system_alert,
+    warning_message,
+)
 from letta_mcp.runtime.context import ContextConfig, measure
 from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.runtime.multi_agent import AgentMessenger, run_outside
 from letta_mcp.runtime.system_message import refresh_system_message
+from letta_mcp.runtime.tool_rules import ToolRulesSolver
 from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool, prepare_tools
-from letta_mcp.store import Store
+from letta_mcp.store import Queries, Store
 
 log = logging.getLogger(__name__)
 
@@ -90,38 +101,63 @@ class AgentLoop:
         self.messenger: AgentMessenger | None = None
 
     async def run_turn(
-        self, run: Run, *, max_steps: int | None = None, on_step: StepCallback | None = None
+        self,
+        run: Run,
+        *,
+        max_steps: int | None = None,
+        on_step: StepCallback | None = None,
+        approval: Approval | None = None,
     ) -> TurnResult:
         """Run an accepted run (status ``created``, its input in ``run.input``) to its stop reason.
 
+        With ``approval``, resume a run that stopped with ``requires_approval`` instead: its pending
+        tool calls are executed (approved) or answered as denied, and the turn goes on.
         ``on_step(step_index, max_steps)`` is awaited after each committed step (progress reports).
         """
+        settle: _Settlement | None = None
+        if approval is not None:  # the network part (embedding, other agents) before the transaction
+            settle = await self._prepare_settlement(run, approval)
         now = utcnow()
         async with self._store.write() as q:
             agent = await q.agents.get(run.agent_id)
             if agent is None:
                 raise LookupError(run.agent_id)
+            solver = ToolRulesSolver(agent.tool_rules)
             run.status = RunStatus.running
             await q.runs.update(run)
-            incoming = Message(
-                id=new_id("message"),
-                agent_id=agent.id,
-                seq=await q.messages.next_seq(agent.id),
-                role=run.input_role,
-                content=run.input,
-                run_id=run.id,
-                created_at=now,
-            )
-            incoming.tokens = estimate_message(incoming)
-            await q.messages.insert([incoming])
-        result = TurnResult(run=run, messages=[incoming])
+            if approval is None and (paused := await paused_run(q, agent)) is not None:
+                # Its pending tool call must be answered before anything else enters the history.
+                run.error = (
+                    f"Agent {agent.id} is waiting for approval of a tool call in run {paused}; this message "
+                    f"was not processed. Call approve_run(run_id={paused!r}) first, then send it again."
+                )
+                _close(run, StopReason.error)
+                await q.runs.update(run)
+                return TurnResult(run=run)
+            if approval is None:
+                incoming = Message(
+                    id=new_id("message"),
+                    agent_id=agent.id,
+                    seq=await q.messages.next_seq(agent.id),
+                    role=run.input_role,
+                    content=run.input,
+                    run_id=run.id,
+                    created_at=now,
+                )
+                incoming.tokens = estimate_message(incoming)
+                await q.messages.insert([incoming])
+                added = [incoming]
+            else:
+                assert settle is not None
+                added = await self._settle(q, agent, run, settle, solver, now)
+        result = TurnResult(run=run, messages=added)
         limit = max_steps or agent.max_steps
         invalid_streak = 0
-        for index in range(limit):
+        for index in range(run.step_count, max(limit, run.step_count + 1)):
             if index and await self._cancel_requested(run.id):
                 await self._finish(run, StopReason.cancelled)
                 break
-            stop, invalid = await self._step(agent, result, index, last_step=index == limit - 1)
+            stop, invalid = await self._step(agent, result, index, solver, last_step=index >= limit - 1)
             invalid_streak = invalid_streak + 1 if invalid else 0
             if stop is None and invalid_streak >= MAX_CONSECUTIVE_INVALID_CALLS:
                 stop = StopReason.invalid_tool_call
@@ -139,16 +175,80 @@ class AgentLoop:
                 break
         return result
 
+    async def _prepare_settlement(self, run: Run, approval: Approval) -> _Settlement:
+        """The run's tool calls still waiting for approval, and what running them needs from the network."""
+        async with self._store.read() as q:
+            agent = await q.agents.get(run.agent_id)
+            messages = await q.messages.for_run(run.id)
+        if agent is None:
+            raise LookupError(run.agent_id)
+        answered = {m.tool_call_id for m in messages if m.role is Role.tool}
+        last = next((m for m in reversed(messages) if m.role is Role.assistant and m.tool_calls), None)
+        pending = [c for c in (last.tool_calls if last else []) if c.id not in answered]
+        earlier = [m for m in messages if m.role is Role.tool and m.tool_name]
+        if not approval.approve:
+            return _Settlement(approval, pending, earlier, {}, {})
+        vectors = await prepare_tools(self._archival, pending)
+        outside = await run_outside(self.messenger, agent, run.id, pending)
+        return _Settlement(approval, pending, earlier, vectors, outside)
+
+    async def _settle(
+        self, q: Queries, agent: Agent, run: Run, settle: _Settlement, solver: ToolRulesSolver, now: datetime
+    ) -> list[Message]:
+        """Inside the resuming transaction: answer each pending call, run (approved) or denied."""
+        for earlier in settle.earlier:  # the turn's calls so far count for its rules
+            solver.record(earlier.tool_name or "", _tool_message(earlier))
+        ctx = ToolContext(
+            agent=agent,
+            q=q,
+            run_id=run.id,
+            default_block_limit=self._default_block_limit,
+            archival=self._archival,
+            query_vectors=settle.vectors,
+            done_outside=settle.outside,
+        )
+        seq = await q.messages.next_seq(agent.id)
+        added: list[Message] = []
+        for call in settle.pending:
+            if settle.approval.approve:
+                outcome = await execute_tool(ctx, call)
+                solver.record(call.name, outcome.message)
+            else:
+                why = f": {settle.approval.reason}" if settle.approval.reason else "."
+                outcome = ToolOutcome(False, f"The call was denied by {settle.approval.by}{why} Do not retry it.")
+            returned = Message(
+                id=new_id("message"),
+                agent_id=agent.id,
+                seq=seq,
+                role=Role.tool,
+                content=outcome.envelope(now),
+                tool_call_id=call.id,
+                tool_name=call.name,
+                run_id=run.id,
+                created_at=now,
+            )
+            returned.tokens = estimate_message(returned)
+            added.append(returned)
+            seq += 1
+        await q.messages.insert(added)
+        if ctx.blocks_changed:
+            await refresh_system_message(q, agent, now)
+        return added
+
     async def _cancel_requested(self, run_id: str) -> bool:
         async with self._store.read() as q:
             return await q.runs.cancel_requested(run_id)
 
     async def _step(
-        self, agent: Agent, result: TurnResult, index: int, *, last_step: bool
+        self, agent: Agent, result: TurnResult, index: int, solver: ToolRulesSolver, *, last_step: bool
     ) -> tuple[StopReason | None, bool]:
         """One LLM call and its consequences. Returns (stop reason if the turn ended, invalid call?)."""
         run = result.run
-        tools = agent_tools(agent)
+        offered = agent_tools(agent)
+        names = [t.name for t in offered]
+        permitted = solver.allowed(names)
+        tools = [t for t in offered if t.name in permitted]  # the model sees only what the rules allow
+        choice = "required" if solver.must_call(names) else "auto"
         started = utcnow()
         fitted = await self._fit(agent, result, tools)
         if fitted is None:
@@ -158,14 +258,14 @@ class AgentLoop:
         try:
             provider, model = self._providers.resolve(agent.model)
             try:
-                response = await provider.complete(self._request(agent.id, model, context, tools))
+                response = await provider.complete(self._request(agent.id, model, context, tools, choice))
             except ContextWindowExceededError:
                 # Our estimate was too low for this model: compact now and retry once.
                 fitted = await self._fit(agent, result, tools, force=True)
                 if fitted is None:
                     raise
                 context, raw_tokens = fitted
-                response = await provider.complete(self._request(agent.id, model, context, tools))
+                response = await provider.complete(self._request(agent.id, model, context, tools, choice))
         except LLMError as e:
             run.error = str(e)
             failed = Step(
@@ -199,7 +299,12 @@ class AgentLoop:
             return StopReason.invalid_llm_response, False
 
         query_vectors = await prepare_tools(self._archival, response.tool_calls)  # no network under the write lock
-        done_outside = await run_outside(self.messenger, agent, run.id, response.tool_calls)  # waits on other agents
+        runnable = [
+            c
+            for c in response.tool_calls
+            if solver.violation(c.name, names) is None and not solver.needs_approval(c.name)
+        ]
+        done_outside = await run_outside(self.messenger, agent, run.id, runnable)  # waits on other agents
         async with self._store.write() as q:
             await q.runs.insert_step(step)
             if ratio is not None:
@@ -230,8 +335,19 @@ class AgentLoop:
                 query_vectors=query_vectors,
                 done_outside=done_outside,
             )
+            pending = []  # calls that wait for a client's approval (requires_approval rules)
             for call in response.tool_calls:
-                outcome = await execute_tool(ctx, call)
+                violation = solver.violation(call.name, names)
+                if violation is None and solver.needs_approval(call.name):
+                    pending.append(call)
+                    continue
+                if violation is not None:
+                    outcome = ToolOutcome(False, violation, invalid_call=True)
+                else:
+                    outcome = await execute_tool(ctx, call)
+                    solver.record(call.name, outcome.message)
+                    if outcome.ok and solver.ends_turn(call.name):
+                        outcome = replace(outcome, terminal=True, by_rule=True)
                 outcomes.append(outcome)
                 seq += 1
                 returned = Message(
@@ -253,6 +369,20 @@ class AgentLoop:
                 await refresh_system_message(q, agent, now)
 
             stop = _stop_reason(response, outcomes, last_step=last_step)
+            if pending:
+                stop = StopReason.requires_approval
+            elif stop in (StopReason.end_turn, StopReason.max_tokens_exceeded) and not response.tool_calls:
+                missing = solver.uncalled_before_exit()
+                if missing and not last_step:  # the rules keep the turn going
+                    stop = None
+                    nudge = _notice(
+                        agent.id,
+                        seq + 1,
+                        f"Continuing: you must still call {missing} before you end your response.",
+                        now,
+                    )
+                    await q.messages.insert([nudge])
+                    added.append(nudge)
             if stop is not None:
                 _close(run, stop)
                 if not response.tool_calls:
@@ -323,9 +453,12 @@ class AgentLoop:
         async with self._store.read() as q:
             return await self._contexts.load(q, agent_id)
 
-    def _request(self, agent_id: str, model: str, context: list[Message], tools: list[ToolSchema]) -> ModelRequest:
+    def _request(
+        self, agent_id: str, model: str, context: list[Message], tools: list[ToolSchema], choice: str = "auto"
+    ) -> ModelRequest:
         # The window's chat messages are cached with it: building a request costs the same at any length.
-        return ModelRequest(model=model, messages=self._contexts.chat_messages(agent_id, context), tools=tools)
+        messages = self._contexts.chat_messages(agent_id, context)
+        return ModelRequest(model=model, messages=messages, tools=tools, tool_choice=choice if tools else "auto")
 
     async def _finish(self, run: Run, stop: StopReason, *, failed_step: Step | None = None) -> None:
         _close(run, stop)
@@ -335,9 +468,58 @@ class AgentLoop:
             await q.runs.update(run)
 
 
+@dataclass(frozen=True)
+class Approval:
+    """A client's decision on a run waiting for approval (``requires_approval`` tool rules)."""
+
+    approve: bool
+    by: str  # who decided, for the denial text the model reads (e.g. "principal:alice")
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _Settlement:
+    approval: Approval
+    pending: list[ToolCall]
+    earlier: list[Message]  # the turn's tool results before the pause
+    vectors: dict[str, list[float]]
+    outside: dict[str, tuple[bool, str]]
+
+
+async def paused_run(q: Queries, agent: Agent) -> str | None:
+    """The id of the agent's run waiting for approval (only agents with approval rules can have one)."""
+    if not any(rule.type == "requires_approval" for rule in agent.tool_rules):
+        return None
+    paused = await q.runs.for_agent(agent.id, status=RunStatus.requires_approval, limit=1)
+    return paused[0].id if paused else None
+
+
+def _tool_message(message: Message) -> str:
+    """The ``message`` of a stored tool result envelope."""
+    try:
+        return str(json.loads(message.content or "{}").get("message", ""))
+    except ValueError:
+        return message.content or ""
+
+
+def _notice(agent_id: str, seq: int, text: str, now: datetime) -> Message:
+    """A hidden runtime notice to the model (user role, a system alert as Letta sends them)."""
+    notice = Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        seq=seq,
+        role=Role.user,
+        content=system_alert(f"[This is an automated system message hidden from the user] {text}", now),
+        created_at=now,
+    )
+    return notice.model_copy(update={"tokens": estimate_message(notice)})
+
+
 def _stop_reason(response: ModelResponse, outcomes: list[ToolOutcome], *, last_step: bool) -> StopReason | None:
     if not response.tool_calls:
         return StopReason.max_tokens_exceeded if response.finish_reason == "length" else StopReason.end_turn
+    if any(o.terminal and o.ok and o.by_rule for o in outcomes):
+        return StopReason.tool_rule
     if any(o.terminal and o.ok for o in outcomes):
         return StopReason.end_turn
     return StopReason.max_steps if last_step else None

@@ -56,7 +56,8 @@ class ToolOutcome:
     ok: bool
     message: str
     terminal: bool = False
-    invalid_call: bool = False  # unknown tool or unparseable arguments (the model's mistake)
+    invalid_call: bool = False  # unknown tool, unparseable arguments or a tool-rule violation (the model's mistake)
+    by_rule: bool = False  # terminal because of an exit_loop tool rule
 
     def envelope(self, now: datetime | None = None) -> str:
         """Letta's tool-return package, the JSON text the model reads as the tool result."""

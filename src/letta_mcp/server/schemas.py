@@ -65,6 +65,29 @@ class BlockInput(BaseModel):
     read_only: bool = Field(default=False, description="The agent may not edit it.")
 
 
+ToolRuleType = Literal[
+    "run_first",
+    "exit_loop",
+    "continue_loop",
+    "constrain_child_tools",
+    "parent_last_tool",
+    "conditional",
+    "max_count_per_step",
+    "required_before_exit",
+    "requires_approval",
+]
+
+
+class ToolRuleIn(BaseModel):
+    """A Letta tool rule: its type, the tool it constrains, and its type's fields (children,
+    max_count_limit, child_output_mapping, default_child, require_output_mapping)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: ToolRuleType
+    tool_name: str = Field(min_length=1, max_length=200)
+
+
 class BlockOut(FromDomain):
     id: str
     label: str
@@ -99,6 +122,7 @@ class AgentOut(AgentSummary):
     blocks: list[BlockOut]
     messages_in_history: int
     messages_in_context: int
+    sleeptime_agent_id: str | None = Field(default=None, description="Its sleep-time memory agent, when enabled.")
 
     @classmethod
     def of_details(cls, details: AgentDetails) -> AgentOut:
@@ -108,6 +132,7 @@ class AgentOut(AgentSummary):
                 "blocks": details.blocks,
                 "messages_in_history": details.messages_in_history,
                 "messages_in_context": details.messages_in_context,
+                "sleeptime_agent_id": details.sleeptime_agent_id,
             }
         )
 
@@ -301,6 +326,7 @@ class RunOut(SendMessageResult):
 
     input: str | None = Field(description="The accepted message.")
     error: str | None
+    parent_run_id: str | None = Field(description="The run of the agent whose message started this one.")
     created_at: datetime
     completed_at: datetime | None
     steps: list[StepOut]
@@ -310,7 +336,8 @@ class RunOut(SendMessageResult):
         run = details.run
         base = SendMessageResult.of(run, details.messages, details.reply)
         return cls(
-            **base.model_dump(), input=run.input, error=run.error, created_at=run.created_at,
+            **base.model_dump(), input=run.input, error=run.error, parent_run_id=run.parent_run_id,
+            created_at=run.created_at,
             completed_at=run.completed_at,
             steps=[StepOut(index=s.index, model=s.model, prompt_tokens=s.usage.prompt_tokens,
                            completion_tokens=s.usage.completion_tokens, finish_reason=s.finish_reason,

@@ -8,9 +8,18 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from letta_mcp.models import BlockSpec
+from letta_mcp.models import BlockSpec, ToolRule
 from letta_mcp.server.errors import tool_errors
-from letta_mcp.server.schemas import MAX_POSITION, AgentId, AgentList, AgentOut, AgentSummary, BlockInput, Deleted
+from letta_mcp.server.schemas import (
+    MAX_POSITION,
+    AgentId,
+    AgentList,
+    AgentOut,
+    AgentSummary,
+    BlockInput,
+    Deleted,
+    ToolRuleIn,
+)
 from letta_mcp.service import AgentService
 
 Tags = Annotated[
@@ -67,9 +76,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         tools: ToolNames = None,
         tags: Tags = None,
         description: Annotated[str | None, Field(max_length=2000)] = None,
-        template: Annotated[
-            str | None, Field(max_length=200, description="Template name or id to start from.")
-        ] = None,
+        template: Annotated[str | None, Field(max_length=200, description="Template name or id to start from.")] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls per message.")] = None,
         context_window: ContextWindow = None,
         include_multi_agent_tools: Annotated[
@@ -80,6 +87,10 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = None,
         sleeptime_agent_frequency: Annotated[
             int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
+        ] = None,
+        tool_rules: Annotated[
+            list[ToolRuleIn] | None,
+            Field(max_length=100, description="Letta tool rules: which tools may run when (see README)."),
         ] = None,
     ) -> AgentOut:
         """Create a stateful agent (keep its `id`): one perpetual conversation and memory blocks it edits
@@ -100,6 +111,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             include_multi_agent_tools=include_multi_agent_tools,
             enable_sleeptime=bool(enable_sleeptime),
             sleeptime_agent_frequency=sleeptime_agent_frequency,
+            tool_rules=_rules(tool_rules),
         )
         return AgentOut.of_details(details)
 
@@ -107,9 +119,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def list_agents(
         tags: Tags = None,
-        match_all_tags: Annotated[
-            bool, Field(description="Every tag (default: any of them).")
-        ] = False,
+        match_all_tags: Annotated[bool, Field(description="Every tag (default: any of them).")] = False,
         name: Annotated[str | None, Field(max_length=200, description="Part of the name.")] = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 50,
         offset: Annotated[int, Field(ge=0, le=MAX_POSITION, description="From next_offset.")] = 0,
@@ -147,6 +157,10 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         sleeptime_agent_frequency: Annotated[
             int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
         ] = None,
+        tool_rules: Annotated[
+            list[ToolRuleIn] | None,
+            Field(max_length=100, description="Letta tool rules: which tools may run when (see README)."),
+        ] = None,
     ) -> AgentSummary:
         """Change an agent's settings; only the arguments given change (memory: update_block)."""
         agent = await service.update_agent(
@@ -161,6 +175,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             context_window=context_window,
             enable_sleeptime=enable_sleeptime,
             sleeptime_agent_frequency=sleeptime_agent_frequency,
+            tool_rules=_rules(tool_rules),
         )
         return AgentSummary.model_validate(agent)
 
@@ -170,3 +185,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         """Delete an agent with its history and runs, for good (blocks other agents share stay)."""
         await service.delete_agent(agent_id)
         return Deleted(id=agent_id)
+
+
+def _rules(rules: list[ToolRuleIn] | None) -> list[ToolRule] | None:
+    return None if rules is None else [ToolRule.model_validate(rule.model_dump()) for rule in rules]

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from letta_mcp.models import RunStatus
 from letta_mcp.server.errors import resource_errors, tool_errors
-from letta_mcp.server.schemas import AgentId, RunList, RunOut, RunSummary
+from letta_mcp.server.schemas import AgentId, RunList, RunOut, RunSummary, SendMessageResult
 from letta_mcp.service import AgentService
 
 RunId = Annotated[str, Field(max_length=100)]
@@ -28,7 +28,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def list_runs(
         agent_id: AgentId,
         status: Annotated[
-            Literal["created", "running", "completed", "failed", "cancelled", "interrupted"] | None,
+            Literal["created", "running", "completed", "failed", "cancelled", "interrupted", "requires_approval"]
+            | None,
             Field(),
         ] = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
@@ -43,8 +44,25 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         """Stop a run at its next step (stop_reason 'cancelled'); a queued run never starts."""
         return RunSummary.model_validate(await service.cancel_run(run_id))
 
-    @mcp.resource("letta://runs/{run_id}", name="run", mime_type="application/json",
-                  description="One run: status, steps, messages and reply.")
+    @mcp.tool(annotations=ToolAnnotations(title="Approve run", destructiveHint=False))
+    @tool_errors
+    async def approve_run(
+        run_id: RunId,
+        approve: Annotated[bool, Field(description="true: run the paused tool call(s); false: deny them.")],
+        reason: Annotated[str | None, Field(max_length=10_000, description="Told to the agent on denial.")] = None,
+        background: Annotated[bool, Field(description="Return at once; get_run gives the reply.")] = False,
+    ) -> SendMessageResult:
+        """Decide on a run paused with stop_reason 'requires_approval' (get_run shows the call); the
+        turn then goes on and this returns like send_message."""
+        result = await service.approve_run(run_id, approve=approve, reason=reason, background=background)
+        return SendMessageResult.of(result.run, result.messages, result.reply)
+
+    @mcp.resource(
+        "letta://runs/{run_id}",
+        name="run",
+        mime_type="application/json",
+        description="One run: status, steps, messages and reply.",
+    )
     @resource_errors
     async def run(run_id: str) -> str:
         return RunOut.of_details(await service.get_run_details(run_id)).model_dump_json()

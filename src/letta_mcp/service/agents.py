@@ -9,6 +9,7 @@ from letta_mcp.models import (
     Agent,
     Block,
     BlockSpec,
+    ToolRule,
     new_id,
     utcnow,
 )
@@ -18,8 +19,10 @@ from letta_mcp.runtime.prompts import (
     DEFAULT_SYSTEM_PROMPT,
 )
 from letta_mcp.runtime.system_message import refresh_system_message
+from letta_mcp.runtime.tool_rules import ToolRuleError, check_rules
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.changes import Change
+from letta_mcp.service.errors import InvalidRequestError
 from letta_mcp.service.limits import AgentConfig, PrincipalLimits
 from letta_mcp.service.sleeptime import SLEEPTIME, SleeptimeMixin
 from letta_mcp.service.specs import DEFAULT_TOOLS, block_specs, check_blocks, check_tools, new_block
@@ -53,6 +56,7 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
         include_multi_agent_tools: bool = False,
         enable_sleeptime: bool = False,
         sleeptime_agent_frequency: int | None = None,
+        tool_rules: list[ToolRule] | None = None,
     ) -> AgentDetails:
         """A new agent. ``include_multi_agent_tools`` adds the agent-to-agent messaging tools;
         ``enable_sleeptime`` gives it a sleep-time memory agent (see `service.sleeptime`)."""
@@ -64,6 +68,7 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
             tool_names = [*tool_names, *MULTI_AGENT_TOOLS]
         self._check_model(model)
         check_tools(tool_names)
+        _check_rules(tool_rules or [], tool_names)
         check_blocks(specs)
         now = utcnow()
         agent = Agent(
@@ -77,6 +82,7 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
             max_steps=max_steps or (base.max_steps if base else self.settings.max_steps),
             context_window=context_window,
             owner=current_principal().name,
+            tool_rules=tool_rules or [],
             created_at=now,
             updated_at=now,
         )
@@ -149,6 +155,7 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
         context_window: int | None = None,
         enable_sleeptime: bool | None = None,
         sleeptime_agent_frequency: int | None = None,
+        tool_rules: list[ToolRule] | None = None,
     ) -> Agent:
         """Change the agent's settings; ``enable_sleeptime`` turns its sleep-time agent on or off."""
         if model is not None:
@@ -182,13 +189,16 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
             changes["tools"] = list(dict.fromkeys(tools))
         if tags is not None:
             changes["tags"] = sorted(set(tags))
+        if tool_rules is not None:
+            changes["tool_rules"] = tool_rules
         async with self.store.read() as q:  # ownership first: a busy agent of another principal stays unknown
             await self._require_agent(q, agent_id)
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
             agent = await self._require_agent(q, agent_id)
             updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
+            _check_rules(updated.tool_rules, updated.tools)  # new tools must still fit the rules
             await q.agents.update(updated)
-            if system is not None:
+            if system is not None or tool_rules is not None:  # the rules are rendered into the prompt
                 await refresh_system_message(q, updated, updated.updated_at)
             if enable_sleeptime is not None or sleeptime_agent_frequency is not None:
                 current = await q.groups.managed(agent_id, SLEEPTIME)
@@ -219,3 +229,10 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
         if self.archival is not None:  # its own archive too, unless another agent still uses it
             await self.archival.forget_deleted_agents()
         await self.changes.emit(Change(agent.owner, agent_id, agent=True))
+
+
+def _check_rules(rules: list[ToolRule], tools: list[str]) -> None:
+    try:
+        check_rules(rules, tools)
+    except ToolRuleError as e:
+        raise InvalidRequestError(str(e)) from e

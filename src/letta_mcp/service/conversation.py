@@ -6,6 +6,7 @@ from datetime import datetime
 
 from letta_mcp.llm.errors import LLMConfigurationError
 from letta_mcp.models import (
+    Agent,
     Message,
     Role,
     Run,
@@ -13,11 +14,12 @@ from letta_mcp.models import (
     StopReason,
 )
 from letta_mcp.runtime import TurnResult
-from letta_mcp.runtime.loop import StepCallback
+from letta_mcp.runtime.loop import Approval, StepCallback, paused_run
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.errors import (
     AgentUnavailableError,
+    ConflictError,
     InvalidRequestError,
     NotFoundError,
 )
@@ -51,6 +53,12 @@ class ConversationMixin(ServiceBase):
         async with self.store.read() as q:  # no message counts: this is the per-message hot path
             agent = await self._require_agent(q, agent_id)
             blocks_before = await q.blocks.for_agent(agent_id)
+            paused = await paused_run(q, agent)
+        if paused is not None:
+            raise ConflictError(
+                f"Agent {agent_id!r} is waiting for approval of a tool call in run {paused}. Call "
+                f"approve_run(run_id={paused!r}, approve=true or false) first (get_run shows the call)."
+            )
         try:
             self.providers.resolve(agent.model)
         except LLMConfigurationError as e:
@@ -65,6 +73,32 @@ class ConversationMixin(ServiceBase):
         )
         if background:
             return TurnResult(run=run)
+        return await self._outcome(agent, run)
+
+    async def approve_run(
+        self, run_id: str, *, approve: bool, reason: str | None = None, background: bool = False
+    ) -> TurnResult:
+        """Decide on the tool calls a run paused for (``requires_approval`` tool rules): run them
+        (``approve``) or tell the model they were denied (with ``reason``); the turn then goes on,
+        in the agent's turn order, and this returns like `send_message`."""
+        if reason is not None and len(reason) > 10_000:
+            raise InvalidRequestError("reason is over 10000 characters; shorten it.")
+        run = await self.get_run(run_id)
+        async with self.store.read() as q:
+            agent = await self._require_agent(q, run.agent_id)
+            blocks_before = await q.blocks.for_agent(agent.id)
+
+        async def announce(finished: Run) -> None:
+            await self._turn_finished(agent, blocks_before, finished)
+
+        decision = Approval(approve=approve, by=f"principal:{current_principal().name}", reason=reason)
+        resumed = await self.runs.resume(run, decision, on_done=announce)
+        if background:
+            return TurnResult(run=resumed)
+        return await self._outcome(agent, resumed)
+
+    async def _outcome(self, agent: Agent, run: Run) -> TurnResult:
+        """Wait for a foreground run; model failures become `AgentUnavailableError`."""
         result = await self.runs.wait(run)
         if result is None:  # cancelled before it started
             return TurnResult(run=await self.get_run(run.id))
@@ -89,8 +123,14 @@ class ConversationMixin(ServiceBase):
             return await q.runs.for_agent(agent_id, status=status, limit=limit)
 
     async def cancel_run(self, run_id: str) -> Run:
-        """Stop a run at its next step boundary (or before it starts); finished runs are unchanged."""
-        return await self.runs.cancel(await self.get_run(run_id))
+        """Stop a run at its next step boundary (or before it starts); finished runs are unchanged.
+        A run waiting for approval is cancelled with its pending calls answered as denied."""
+        run = await self.get_run(run_id)
+        if run.status is RunStatus.requires_approval:
+            cancelled = await self.runs.cancel(run)  # the resumed turn stops before its next step
+            await self.approve_run(run_id, approve=False, reason="the run was cancelled")
+            return await self.get_run(cancelled.id)
+        return await self.runs.cancel(run)
 
     async def list_messages(
         self,

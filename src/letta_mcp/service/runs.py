@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from letta_mcp.models import Agent, Message, Role, Run, RunStatus, Step, StopReason, new_id, utcnow
 from letta_mcp.runtime import AgentLoop, TurnResult
-from letta_mcp.runtime.loop import StepCallback
-from letta_mcp.service.errors import NotFoundError
+from letta_mcp.runtime.loop import Approval, StepCallback
+from letta_mcp.service.errors import ConflictError, NotFoundError
 from letta_mcp.store import Store
 from letta_mcp.store.errors import LeaseLostError
 from letta_mcp.store.lease import LeaseManager
@@ -75,15 +75,59 @@ class RunService:
             async with self._store.write() as q:
                 await q.runs.insert(run)
                 ticket = await self.lease.take_ticket(q, agent.id)
-            self.lease.register(agent.id, ticket)
-            task = asyncio.get_running_loop().create_task(
-                self._execute(run, ticket, max_steps, on_step, on_done), name=f"letta-mcp-run-{run.id}"
-            )
-            self._tasks[run.id] = task
-            task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+            self._start(run, ticket, max_steps, on_step, on_done, None)
             return run
 
         return await asyncio.shield(accept())
+
+    async def resume(
+        self,
+        run: Run,
+        approval: Approval,
+        *,
+        on_done: Callable[[Run], Awaitable[None]] | None = None,
+    ) -> Run:
+        """Queue a run paused for approval to go on (``approval`` says what to do with its pending
+        tool calls), in the agent's turn order like a new message. Raises `ConflictError` unless the
+        run is waiting for approval (also when another client decided first)."""
+
+        async def accept() -> Run:
+            async with self._store.write() as q:
+                current = await q.runs.get(run.id)
+                if current is None or current.status is not RunStatus.requires_approval:
+                    status = current.status.value if current else "gone"
+                    raise ConflictError(f"Run {run.id} is not waiting for approval (its status is {status}).")
+                resumed = current.model_copy(
+                    update={
+                        "status": RunStatus.created,
+                        "stop_reason": None,
+                        "completed_at": None,
+                        "holder": self.lease.holder,
+                    }
+                )
+                await q.runs.update(resumed)
+                ticket = await self.lease.take_ticket(q, run.agent_id)
+            self._start(resumed, ticket, None, None, on_done, approval)
+            return resumed
+
+        return await asyncio.shield(accept())
+
+    def _start(
+        self,
+        run: Run,
+        ticket: int,
+        max_steps: int | None,
+        on_step: StepCallback | None,
+        on_done: Callable[[Run], Awaitable[None]] | None,
+        approval: Approval | None,
+    ) -> None:
+        """Register the committed ticket and start the run's task (no await: nothing can interleave)."""
+        self.lease.register(run.agent_id, ticket)
+        task = asyncio.get_running_loop().create_task(
+            self._execute(run, ticket, max_steps, on_step, on_done, approval), name=f"letta-mcp-run-{run.id}"
+        )
+        self._tasks[run.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
 
     async def wait(self, run: Run) -> TurnResult | None:
         """The finished turn (None if it did not finish normally: cancelled before it started,
@@ -101,11 +145,12 @@ class RunService:
         max_steps: int | None,
         on_step: StepCallback | None,
         on_done: Callable[[Run], Awaitable[None]] | None,
+        approval: Approval | None = None,
     ) -> TurnResult | None:
         """The run's task. Nothing escapes it but cancellation: a background run has nobody
         awaiting it, so every failure is logged here, once, and recorded on the run."""
         try:
-            return await self._run_when_due(run, ticket, max_steps, on_step)
+            return await self._run_when_due(run, ticket, max_steps, on_step, approval)
         finally:
             if on_done is not None:
                 try:
@@ -114,17 +159,22 @@ class RunService:
                     log.exception("Run %s: announcing its end failed", run.id)
 
     async def _run_when_due(
-        self, run: Run, ticket: int, max_steps: int | None, on_step: StepCallback | None
+        self,
+        run: Run,
+        ticket: int,
+        max_steps: int | None,
+        on_step: StepCallback | None,
+        approval: Approval | None,
     ) -> TurnResult | None:
         """The finished turn; None if it never ran or failed (the run row says why)."""
         try:
             async with self.lease.hold(run.agent_id, ticket):
                 async with self._store.read() as q:
                     cancelled = await q.runs.cancel_requested(run.id)
-                if cancelled:
+                if cancelled and approval is None:  # a resumed run first answers its pending calls
                     await self._close(run, StopReason.cancelled, "Cancelled before it started.")
                     return None
-                return await self._loop.run_turn(run, max_steps=max_steps, on_step=on_step)
+                return await self._loop.run_turn(run, max_steps=max_steps, on_step=on_step, approval=approval)
         except asyncio.CancelledError:
             raise  # the process is shutting down: the next start marks the run interrupted
         except LeaseLostError as e:
@@ -147,7 +197,7 @@ class RunService:
 
     async def cancel(self, run: Run) -> Run:
         """Ask the run to stop at its next step boundary (from any process sharing the data dir)."""
-        if run.status in (RunStatus.created, RunStatus.running):
+        if run.status in (RunStatus.created, RunStatus.running, RunStatus.requires_approval):
             async with self._store.write() as q:
                 await q.runs.request_cancel(run.id)
                 run = await q.runs.get(run.id) or run
