@@ -167,6 +167,23 @@ def _query(data_dir: Path, sql: str, *params: object) -> list[tuple]:
         return db.execute(sql, params).fetchall()
 
 
+def _stop_outside_a_write(pid: int, data_dir: Path) -> None:
+    """SIGSTOP ``pid`` at a moment it holds no write transaction: a process stopped inside one
+    blocks every writer of the file until it resumes (SQLite's lock; no sweep can break it)."""
+    for _ in range(100):
+        os.kill(pid, signal.SIGSTOP)
+        with contextlib.closing(sqlite3.connect(data_dir / "letta.db", timeout=0.2)) as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.rollback()
+                return
+            except sqlite3.OperationalError:
+                pass
+        os.kill(pid, signal.SIGCONT)
+    raise AssertionError(f"process {pid} kept the database locked")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs POSIX job-control signals")
 async def test_a_stalled_process_is_fenced_and_rejoins_the_queue(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     """SIGSTOP a server mid-turn past the lease TTL: the other process takes over the agent, the
     stalled turn never commits once resumed, and afterwards both processes' turns still alternate
@@ -202,7 +219,7 @@ async def test_a_stalled_process_is_fenced_and_rejoins_the_queue(tmp_path: Path,
                 assert not result.is_error, result.content
                 replies[message] = result.structured_content["reply"]
 
-            os.kill(pid, signal.SIGSTOP)
+            await anyio.to_thread.run_sync(_stop_outside_a_write, pid, data_dir)
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(send, two, "while one is stopped")  # runs once one's lease is swept
