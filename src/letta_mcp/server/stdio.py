@@ -11,6 +11,7 @@ would still hold when the interpreter shuts down (a fatal error). stdout stays t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -50,7 +51,7 @@ class StdinLines:
         def deliver(line: str | None) -> bool:
             try:
                 asyncio.run_coroutine_threadsafe(lines.put(line), loop).result()
-            except (RuntimeError, asyncio.CancelledError):  # the loop closed or stopped listening
+            except (RuntimeError, concurrent.futures.CancelledError):  # the loop closed or stopped listening
                 return False
             return True
 
