@@ -80,7 +80,7 @@ class LeaseManager:
         await self._beats.execute(f"PRAGMA busy_timeout = {int(min(self.ttl_s / 3, _BEAT_BUSY_MAX_S) * 1000)}")
         async with self.store.write() as q:
             await self._register(q.conn)
-        await self.sweep()
+        await self.sweep(orphans=True)
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._every(self.beat), name="letta-mcp-heartbeat"),
@@ -130,10 +130,11 @@ class LeaseManager:
         if self._beats is None:
             raise RuntimeError("LeaseManager.beat() before start()")
         try:
-            cur = await self._beats.execute(
+            async with self._beats.execute(
                 "UPDATE processes SET heartbeat_at = :now WHERE holder = :h", {"now": time.time(), "h": self.holder}
-            )
-            if cur.rowcount == 0:
+            ) as cur:
+                swept = cur.rowcount == 0
+            if swept:
                 log.warning(
                     "This server process was taken for dead (no heartbeat for over %.0f s): its unfinished runs "
                     "were marked interrupted by another process. Re-registering.",
@@ -143,24 +144,21 @@ class LeaseManager:
         except sqlite3.OperationalError as e:  # locked past the busy timeout: the sweep's rule allows for it
             log.warning("lease heartbeat skipped: %s", e)
 
-    async def sweep(self) -> int:
+    async def sweep(self, *, orphans: bool = False) -> int:
         """Clear up after dead processes: their runs become ``interrupted``, their tickets go.
 
         A process is dead when its heartbeat lags the freshest heartbeat (and the clock) by more
         than the TTL, or at once when it ran on this host and its pid is gone (so a restart after
-        a crash need not wait for the TTL). Returns the number of runs marked interrupted.
+        a crash need not wait for the TTL). The periodic sweep looks first on the reader and takes
+        the write lock only when someone died; ``orphans`` (at start) always also marks the runs
+        no live process holds. Returns the number of runs marked interrupted.
         """
+        if not orphans:
+            async with self.store.read() as q:
+                if not await self._dead(q):
+                    return 0
         async with self.store.write() as q:
-            async with q.conn.execute("SELECT holder, pid, host, heartbeat_at FROM processes") as cur:
-                rows = await cur.fetchall()
-            host = socket.gethostname()
-            cutoff = min(time.time(), max((r["heartbeat_at"] for r in rows), default=0.0)) - self.ttl_s
-            dead = [
-                r["holder"]
-                for r in rows
-                if r["holder"] != self.holder
-                and (r["heartbeat_at"] < cutoff or (r["host"] == host and not _pid_alive(r["pid"])))
-            ]
+            dead = await self._dead(q)  # again: the look above was outside this transaction
             interrupted = await q.runs.mark_interrupted(dead)
             for holder in dead:
                 await q.conn.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": holder})
@@ -170,6 +168,18 @@ class LeaseManager:
         if interrupted:
             log.warning("Marked %d run(s) of stopped server processes as interrupted", interrupted)
         return interrupted
+
+    async def _dead(self, q: Queries) -> list[str]:
+        async with q.conn.execute("SELECT holder, pid, host, heartbeat_at FROM processes") as cur:
+            rows = await cur.fetchall()
+        host = socket.gethostname()
+        cutoff = min(time.time(), max((r["heartbeat_at"] for r in rows), default=0.0)) - self.ttl_s
+        return [
+            r["holder"]
+            for r in rows
+            if r["holder"] != self.holder
+            and (r["heartbeat_at"] < cutoff or (r["host"] == host and not _pid_alive(r["pid"])))
+        ]
 
     async def take_ticket(self, q: Queries, agent_id: str) -> int:
         """Insert a ticket inside the caller's write transaction; `register` it once committed.
