@@ -32,14 +32,16 @@ class WireEncoder:
     """Encodes requests; remembers each message's and tool's JSON text while that object lives."""
 
     def __init__(self) -> None:
-        self._texts: dict[int, tuple[weakref.ref[ChatMessage | ToolSchema], str]] = {}
+        # UTF-8 bytes, not str: joining str parts where one is non-ASCII widens them all, and
+        # encoding the widened body cost more than everything else here together.
+        self._texts: dict[int, tuple[weakref.ref[ChatMessage | ToolSchema], bytes]] = {}
 
     def body(self, request: ModelRequest) -> bytes:
         """The request's ``/chat/completions`` JSON body."""
         fields: dict[str, Any] = {"model": request.model}
-        tools = ""
+        parts = [b'{"messages":[', b",".join(self._texts_of(request.messages)), b"]"]
         if request.tools:
-            tools = ',"tools":[' + ",".join(self._text(t) for t in request.tools) + "]"
+            parts += [b',"tools":[', b",".join(self._text(t) for t in request.tools), b"]"]
             choice = request.tool_choice
             fields["tool_choice"] = (
                 choice if choice in _BUILTIN_TOOL_CHOICES else {"type": "function", "function": {"name": choice}}
@@ -48,16 +50,25 @@ class WireEncoder:
             fields["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             fields["temperature"] = request.temperature
-        messages = ",".join(self._text(m) for m in request.messages)
         # `fields` always holds the model, so its text is a non-empty object to splice into.
-        return ('{"messages":[' + messages + "]" + tools + "," + _dumps(fields)[1:]).encode()
+        parts += [b",", _dumps(fields)[1:].encode()]
+        return b"".join(parts)
 
-    def _text(self, item: ChatMessage | ToolSchema) -> str:
+    def _texts_of(self, messages: list[ChatMessage]) -> list[bytes]:
+        # `_text` inlined: this runs once per in-context message per step.
+        texts = self._texts
+        out = []
+        for message in messages:
+            known = texts.get(id(message))
+            out.append(known[1] if known is not None and known[0]() is message else self._text(message))
+        return out
+
+    def _text(self, item: ChatMessage | ToolSchema) -> bytes:
         key = id(item)
         known = self._texts.get(key)
         if known is not None and known[0]() is item:
             return known[1]
-        text = _dumps(message_to_wire(item) if isinstance(item, ChatMessage) else tool_to_wire(item))
+        text = _dumps(message_to_wire(item) if isinstance(item, ChatMessage) else tool_to_wire(item)).encode()
         # Forget the text when the object dies, before its id can be reused.
         self._texts[key] = (weakref.ref(item, lambda _, key=key: self._texts.pop(key, None)), text)
         return text

@@ -14,9 +14,9 @@ memoize their wire encoding of each (`llm.openai` does).
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cached_property
 
 from letta_mcp.models import ChatMessage, Message, Role
 from letta_mcp.store import Queries
@@ -27,14 +27,20 @@ _SUMMARY = "summary"
 @dataclass(frozen=True)
 class _Entry:
     rest: tuple[Message, ...]  # the window after the system message, in the order the model reads it
-    chats: dict[str, ChatMessage]  # message id → its chat form; never changed once the entry is built
+    chats: tuple[ChatMessage, ...]  # ``rest`` as sent to a model, built once per message
+    # (max seq, count) of ``rest``: derived from the rows themselves, so a write racing the load can
+    # only cause a reload. Kept, not recomputed per load: scanning the window would make every
+    # step cost more as the window grows.
+    stamp: tuple[int, int]
 
-    @cached_property
-    def stamp(self) -> tuple[int, int]:
-        # Derived from the rows themselves, so a write racing the load can only cause a reload.
-        # Computed once per entry: every load compares it, and scanning the window each time
-        # would make a step cost more as the window grows.
-        return (max((m.seq for m in self.rest), default=0), len(self.rest))
+    @classmethod
+    def of(cls, rest: tuple[Message, ...]) -> _Entry:
+        return cls(rest, tuple(to_chat(m) for m in rest), (max((m.seq for m in rest), default=0), len(rest)))
+
+    def extended(self, new: list[Message]) -> _Entry:
+        top = max((m.seq for m in new), default=self.stamp[0])
+        stamp = (max(top, self.stamp[0]), self.stamp[1] + len(new))
+        return _Entry(self.rest + tuple(new), self.chats + tuple(to_chat(m) for m in new), stamp)
 
 
 class ContextCache:
@@ -62,20 +68,23 @@ class ContextCache:
             new = await q.messages.in_context_after(agent_id, entry.stamp[0])
             # Appends only: nothing evicted and no new summary (which goes first, not last).
             if entry.stamp[1] + len(new) == stamp[1] and all(m.kind != _SUMMARY for m in new):
-                return _Entry(entry.rest + tuple(new), entry.chats | {m.id: to_chat(m) for m in new})
-        rest = tuple(m for m in await q.messages.in_context(agent_id) if m.seq != 0)
-        return _Entry(rest, {m.id: to_chat(m) for m in rest})
+                return entry.extended(new)
+        return _Entry.of(tuple(m for m in await q.messages.in_context(agent_id) if m.seq != 0))
 
     def chat_messages(self, agent_id: str, context: list[Message]) -> list[ChatMessage]:
         """``context`` (from `load`, possibly extended) as chat messages, in order.
 
-        Messages of the agent's cached window reuse the form built when they were loaded: only
-        the system message (rewritten in place when memory changes, so never cached) and messages
-        appended since the load are converted here.
+        When ``context`` holds the agent's cached window (the same objects, as `load` returns
+        them), that part reuses the forms built when it was loaded: only the system message
+        (rewritten in place when memory changes, so never cached) and messages added after the
+        load are converted here. Anything else is converted in full.
         """
         entry = self._entries.get(agent_id)
-        known = entry.chats if entry is not None else {}
-        return [known.get(m.id) or to_chat(m) for m in context]
+        start = 1 if context and context[0].seq == 0 else 0
+        end = start + len(entry.rest) if entry is not None else start
+        if entry is None or len(context) < end or not all(map(operator.is_, context[start:end], entry.rest)):
+            return [to_chat(m) for m in context]
+        return [to_chat(m) for m in context[:start]] + list(entry.chats) + [to_chat(m) for m in context[end:]]
 
     def forget(self, agent_id: str) -> None:
         self._entries.pop(agent_id, None)
