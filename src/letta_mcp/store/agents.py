@@ -18,14 +18,22 @@ _SELECT = """
 
 
 AgentSort = Literal["name", "model", "tags", "messages", "last_active", "created"]
-_SORT_COLUMNS: dict[str, str] = {
-    "name": "name COLLATE NOCASE",
-    "model": "model",
-    "tags": "tags_json",
-    "messages": "message_count",
-    "last_active": "COALESCE(last_active, created_at)",
-    "created": "created_at",
+# The newest message of agent ``a``: one descent of the (agent_id, seq) index.
+_LATEST = "FROM messages m WHERE m.agent_id = a.id ORDER BY m.seq DESC LIMIT 1"
+_SORT_KEYS: dict[str, str] = {
+    "name": "a.name COLLATE NOCASE",
+    "model": "a.model",
+    "tags": "(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag))",
+    "messages": f"(SELECT m.seq {_LATEST})",
+    "last_active": f"COALESCE((SELECT m.created_at {_LATEST}), a.created_at)",
+    "created": "a.created_at",
 }
+_SUMMARY = f"""
+    SELECT a.*, (SELECT json_group_array(tag) FROM (
+        SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json,
+        (SELECT m.seq + 1 {_LATEST}) AS message_count, (SELECT m.created_at {_LATEST}) AS last_active
+    FROM agents a
+"""
 
 
 def _agent(row: aiosqlite.Row) -> Agent:
@@ -149,8 +157,9 @@ class AgentQueries:
     ) -> tuple[list[tuple[Agent, int, datetime | None]], int]:
         """One page of (agent, messages in history, last message time) and the number of matches.
 
-        ``query`` matches a substring of the name, model or a tag, or the exact id. The counts come
-        from the newest message row per agent (an index lookup), so sorting by them stays cheap.
+        ``query`` matches a substring of the name, model or a tag, or the exact id. Two steps: the
+        page's ids are chosen by the sort key alone (cheap for every agent: the counts come from
+        the newest message row, an index lookup), then only those rows are loaded in full.
         """
         where: list[str] = []
         params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -165,18 +174,21 @@ class AgentQueries:
                 "SELECT 1 FROM agent_tags t WHERE t.agent_id = a.id AND t.tag LIKE :like ESCAPE '\\'))"
             )
         clause = " WHERE " + " AND ".join(where) if where else ""
-        latest = "FROM messages m WHERE m.agent_id = a.id ORDER BY m.seq DESC LIMIT 1"
-        sql = (
-            f"SELECT * FROM (SELECT a.*, (SELECT json_group_array(tag) FROM (SELECT tag FROM agent_tags t"
-            f" WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json, COALESCE((SELECT m.seq + 1 {latest}), 0)"
-            f" AS message_count, (SELECT m.created_at {latest}) AS last_active FROM agents a{clause})"
-            f" ORDER BY {_SORT_COLUMNS[sort]} {'DESC' if descending else 'ASC'}, id LIMIT :limit OFFSET :offset"
-        )
+        order = f"{_SORT_KEYS[sort]} {'DESC' if descending else 'ASC'}, a.id"
+        sql = f"SELECT a.id FROM agents a{clause} ORDER BY {order} LIMIT :limit OFFSET :offset"
         async with self._conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
+            ids = [row[0] for row in await cur.fetchall()]
         async with self._conn.execute(f"SELECT COUNT(*) FROM agents a{clause}", params) as cur:
             (total,) = await cur.fetchone() or (0,)
-        page = [(_agent(r), r["message_count"], from_ts(r["last_active"]) if r["last_active"] else None) for r in rows]
+        keys = {f"id{i}": agent_id for i, agent_id in enumerate(ids)}
+        sql = _SUMMARY + f" WHERE a.id IN ({', '.join(':' + k for k in keys)})"
+        async with self._conn.execute(sql, keys) as cur:
+            rows = {row["id"]: row for row in await cur.fetchall()}
+        page = []
+        for agent_id in ids:
+            r = rows[agent_id]
+            last = from_ts(r["last_active"]) if r["last_active"] else None
+            page.append((_agent(r), r["message_count"] or 0, last))
         return page, total
 
     async def delete(self, agent_id: str) -> None:
