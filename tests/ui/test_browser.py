@@ -6,6 +6,7 @@ Every wait is Playwright's auto-waiting `expect` (bounded by its timeout), never
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -44,15 +45,29 @@ def test_list_open_chat_live_edit_limit_and_archival(page: Any, inspector: Inspe
     expect(page.get_by_role("heading", name="sarah-helper")).to_be_visible()
     expect(page.locator("#live")).to_have_text("live")
 
-    # send a message: the agent edits its memory, stores a fact, then replies; all of it shows up live
+    # send a message: the agent edits its memory, stores a fact, then replies. The model holds its
+    # second answer until the test has seen the first step's tool call and block edit on the page.
+    first_step_seen = threading.Event()
+
+    def after_first_step(body: dict[str, Any]) -> dict[str, Any]:
+        first_step_seen.wait(timeout=30)
+        return tool_call("archival_memory_insert", {"content": "Sarah's birthday is on 12 May; she likes lilies."})
+
     inspector.model.script(
         tool_call("core_memory_append", {"label": "human", "content": "Name: Sarah. Birthday: 12 May."}),
-        tool_call("archival_memory_insert", {"content": "Sarah's birthday is on 12 May; she likes lilies."}),
+        after_first_step,
         text("Nice to meet you, Sarah!", reasoning="She told me her name and birthday."),
     )
     page.get_by_label("Message").fill("Hi, I'm Sarah. My birthday is 12 May.")
     page.get_by_role("button", name="Send").click()
     conversation = page.locator("#conversation")
+    try:  # while the run is still going: its first step, tool call and block edit are already shown
+        expect(page.locator(".run-progress")).to_contain_text("running")
+        expect(page.locator(".run-progress .steps li")).to_have_count(1)
+        expect(conversation.locator("details.tool-call summary").first).to_have_text("Tool call · core_memory_append")
+        expect(page.locator("#block-human")).to_have_value(re.compile("Name: Sarah"))
+    finally:
+        first_step_seen.set()
     expect(conversation.locator(".role-assistant .bubble").last).to_have_text("Nice to meet you, Sarah!")
     call = conversation.locator("details.tool-call").first
     expect(call.locator("summary")).to_have_text("Tool call · core_memory_append")

@@ -83,9 +83,10 @@ def browser() -> Iterator[Any]:
     """Headless Chromium for one module: Playwright's sync API holds an event loop on this thread
     while it runs, so it must be gone before async tests of other modules start."""
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("Playwright is not installed")
+    expect.set_options(timeout=TIMEOUT_MS)  # the deadline of every wait; generous for a loaded CI machine
     if not Path(CHROMIUM).exists():
         _unavailable(f"Chromium is not installed at {CHROMIUM}")
     with sync_playwright() as playwright:

@@ -491,8 +491,9 @@
     live = new Live(agentId, (event) => {
       if (token !== pageToken) return;
       if (event.type === "step") {
-        conversation.loadNew();
+        // a committed step may have added messages, edited blocks or stored passages
         conversation.runProgress(event.run_id);
+        refreshAll();
       } else if (event.type === "change") {
         if (event.agent && !event.messages && !event.blocks.length) {
           loadAgent().catch((err) => showError(error, err));
