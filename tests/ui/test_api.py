@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from http_harness import connect
 from ui_harness import Inspector
 
 from letta_mcp.config import load_settings
@@ -97,3 +98,21 @@ async def test_http_ui_false_serves_no_inspector(tmp_path: Any) -> None:
     finally:
         await service.close()
     assert "/mcp" in paths and not [p for p in paths if p.startswith("/ui")]
+
+
+async def test_create_from_a_template_made_over_mcp(inspector: Inspector) -> None:
+    source = _agent(inspector, inspector.alice, "template-source")
+    edit = inspector.api("PUT", f"/agents/{source}/blocks/persona", inspector.alice, {"value": "I answer billing."})
+    assert edit.status_code == 200
+    with anyio.fail_after(30):
+        async with connect(inspector.server.mcp_url, inspector.alice) as client:
+            made = await client.call_tool("create_template", {"name": "billing-bot", "agent_id": source})
+            assert not made.is_error, made
+    assert "billing-bot" in [t["name"] for t in inspector.api("GET", "/templates", inspector.alice).json()]
+    assert inspector.api("GET", "/templates", inspector.bob).json() == []  # templates are per principal too
+    created = inspector.api("POST", "/agents", inspector.alice, {"name": "from-template", "template": "billing-bot"})
+    assert created.status_code == 200, created.text
+    blocks = inspector.api("GET", f"/agents/{created.json()['id']}", inspector.alice).json()["blocks"]
+    assert next(b for b in blocks if b["label"] == "persona")["value"] == "I answer billing."
+    unknown = inspector.api("POST", "/agents", inspector.alice, {"template": "nope"})
+    assert unknown.status_code == 404 and "No template named 'nope'" in unknown.json()["error"]
