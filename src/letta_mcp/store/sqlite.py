@@ -67,6 +67,7 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._write_holder: asyncio.Task[object] | None = None  # the task inside `write()`, if any
         self._read_lock = asyncio.Lock()
         self._reading: asyncio.Task[object] | None = None  # the task inside `read()`, for nesting
         # Per store, not module-wide: tests open several stores (one per "process") in one process.
@@ -118,6 +119,7 @@ class Store:
         """One atomic write transaction: committed on exit, rolled back on any exception."""
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            self._write_holder = asyncio.current_task()
             try:
                 queries = Queries(self._writer)
                 guard = self._guard.get()
@@ -127,7 +129,14 @@ class Store:
             except BaseException:
                 await self._writer.rollback()
                 raise
+            finally:
+                self._write_holder = None
             await self._writer.commit()
+
+    def in_write(self) -> bool:
+        """Whether the calling task holds the write transaction. A network or model call made while it
+        does would stall every writer of every process; code that makes one checks this first."""
+        return self._write_holder is not None and self._write_holder is asyncio.current_task()
 
     @contextmanager
     def guarded(self, guard: WriteGuard | None) -> Iterator[None]:
