@@ -38,5 +38,5 @@ async def settle(service: AgentService) -> None:
     """
     await service.archival.wait_indexed()
     memory = service.archival.memory
-    lance = await memory.indexer.open_index()
+    lance = await memory.open_index()
     await lance.maintain(space=memory.space)

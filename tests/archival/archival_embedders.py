@@ -57,3 +57,26 @@ class Unreachable(BagOfWords):
     async def embed(self, texts: list[str]) -> list[list[float]]:
         self.calls += 1
         raise EmbedError("Could not get embeddings: connection refused")
+
+
+class Stalling(BagOfWords):
+    """A slow endpoint: after `stall`, each call announces itself (``started``) and then waits until
+    `release` (a request held up by a network timeout and its retries)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="test/stalling")
+        self.started = anyio.Event()
+        self.stalled = 0  # calls that had to wait
+
+    def stall(self) -> None:
+        self._gate = anyio.Event()
+
+    def release(self) -> None:
+        if self._gate is not None:
+            self._gate.set()
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        if self._gate is not None and not self._gate.is_set():
+            self.stalled += 1
+            self.started.set()
+        return await super().embed(texts)

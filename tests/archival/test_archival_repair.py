@@ -33,8 +33,9 @@ async def test_a_passage_committed_but_never_indexed_is_found_after_restart(sett
     memory = service.archival.memory
     # The process dies right after the SQLite commit, before any index write (no notify, no flush).
     async with service.store.write() as q:
-        archive = await memory.own_archive(q, agent.agent, utcnow())
-        (passage,) = await memory.add(q, archive.id, [NewPassage(text="the spare key is under the blue pot")], utcnow())
+        (passage,) = await memory.insert(
+            q, agent.agent, [NewPassage(text="the spare key is under the blue pot")], utcnow()
+        )
     await service.close()
     assert await (await LanceIndex.open(lance_uri(settings))).count() == 0
 

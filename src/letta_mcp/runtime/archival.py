@@ -2,7 +2,16 @@
 
 `ArchivalMemory` is the one engine behind both the agent's own tools (``archival_memory_insert``,
 ``archival_memory_search``, which run inside a step's write transaction) and `ArchivalService`
-(the MCP tools and library callers).
+(the MCP tools and library callers). It is an `ArchivalIndexer` (the index upkeep, in its own
+module) with the writes and the search on top: one object, reached the same way by both.
+
+No network or model call happens inside a write transaction: the agent's searches get their
+query vectors from `embed_query`, called before the step's transaction opens, and the indexer
+embeds passages between transactions. `ArchivalIndexer.embed` refuses a call from a task that
+holds the write transaction, so a violation fails loudly in tests instead of stalling writers.
+
+An archive shared with an agent is read-only to it unless it was shared writable
+(`letta_mcp.store.archival.ArchivalQueries.may_write`); `insert` and `check_writable` enforce it.
 
 The write rule: **SQLite first, then LanceDB with the same id.** A passage is committed to SQLite
 with ``fts_indexed = vec_indexed = 0``; indexing then happens in the background (embedding is slow
@@ -24,16 +33,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from letta_mcp.embed.base import Embedder
 from letta_mcp.embed.errors import EmbedError
 from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, new_id
-from letta_mcp.runtime.archival_index import ArchivalIndexer, IndexStatus
+from letta_mcp.runtime.archival_index import ArchivalIndexer
+from letta_mcp.runtime.errors import ArchivalError, ArchiveReadOnlyError
 from letta_mcp.store import Queries, Store
-from letta_mcp.store.archival import ArchivalQueries
 from letta_mcp.store.lance import build_filter
 
 log = logging.getLogger(__name__)
@@ -53,10 +62,6 @@ FUSION_WEIGHTS = (1.0, 0.4)
 """Weights of the full-text and vector lists. Measured on LoCoMo dev with all-MiniLM-L6-v2 (recall@10:
 full-text 0.734, vectors 0.541): equal weights with k=60 gave 0.698, below full-text alone; k=20 with
 vectors at 0.4 gives 0.768 (k 10-30 × weight 0.3-0.5 all 0.74-0.77)."""
-
-
-class ArchivalError(Exception):
-    """Input the caller must fix; nothing was written. The message says what to change."""
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:
@@ -121,7 +126,7 @@ def fuse(
     return [(pid, scores[pid], ranks[pid]) for pid in order]
 
 
-class ArchivalMemory:
+class ArchivalMemory(ArchivalIndexer):
     """The archival engine of one process. Create, then ``await start()``; ``await aclose()`` at the end.
 
     Methods taking ``q`` run inside the caller's open write transaction (an agent step's, or the
@@ -141,9 +146,7 @@ class ArchivalMemory:
         ann_threshold: int = 100_000,
         context_passages: int = 2,
     ) -> None:
-        self._store = store
-        self._chunk_chars = chunk_chars
-        self.indexer = ArchivalIndexer(
+        super().__init__(
             store,
             uri=uri,
             storage_options=storage_options,
@@ -152,50 +155,13 @@ class ArchivalMemory:
             ann_threshold=ann_threshold,
             context_passages=context_passages,
         )
-        self.embedder = embedder
-        self.space = self.indexer.space
-
-    # --- lifecycle and index (see ArchivalIndexer) ----------------------------------------------
-
-    async def start(self) -> None:
-        """Record the embedder (a change schedules re-embedding); index what is pending, in the background."""
-        await self.indexer.start()
-
-    async def aclose(self) -> None:
-        await self.indexer.aclose()
-
-    async def ready(self) -> None:
-        """Open the index (importing lancedb, seconds the first time) outside any transaction, so an
-        agent step that is about to use archival memory never does that while holding the write lock."""
-        await self.indexer.open_index()
-
-    def notify(self) -> None:
-        """Wake the background indexer after committing new passages (safe inside a transaction)."""
-        self.indexer.notify()
-
-    async def unindex(self, passage_ids: list[str]) -> None:
-        """Remove deleted passages from the index (after the SQLite delete committed)."""
-        await self.indexer.unindex(passage_ids)
-
-    async def unindex_archives(self, archive_ids: list[str]) -> None:
-        await self.indexer.unindex_archives(archive_ids)
-
-    async def wait_indexed(self) -> None:
-        """Index everything pending now, until nothing is left (benchmarks, tests)."""
-        await self.indexer.wait_indexed()
-
-    async def status(self) -> IndexStatus:
-        return await self.indexer.status()
-
-    async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Drop the LanceDB tables and index every passage again from SQLite."""
-        return await self.indexer.reindex(progress)
+        self._chunk_chars = chunk_chars
 
     # --- writes ---------------------------------------------------------------------------------
 
     async def own_archive(self, q: Queries, agent: Agent, now: datetime) -> Archive:
         """The agent's own archive (where its inserts go), created and attached on first use."""
-        aq = ArchivalQueries(q.conn)
+        aq = q.archival
         archive = await aq.own_archive(agent.id)
         if archive is None:
             archive = Archive(
@@ -208,8 +174,28 @@ class ArchivalMemory:
             await aq.insert_archive(archive, attach_to=agent.id, now=now)
         return archive
 
-    async def add(self, q: Queries, archive_id: str, items: Sequence[NewPassage], now: datetime) -> list[Passage]:
-        """Write passages (long texts chunked) in the caller's transaction; nothing is indexed yet."""
+    async def check_writable(self, q: Queries, agent_id: str, archive_id: str) -> None:
+        """Raise `ArchiveReadOnlyError` unless the agent may add to and delete from the archive."""
+        if not await q.archival.may_write(agent_id, archive_id):
+            raise ArchiveReadOnlyError(
+                f"Archive {archive_id!r} is shared with agent {agent_id!r} read-only: the agent can search "
+                "it but not add to it or delete from it. Its owner can share it writable "
+                "(share_archive with writable=true)."
+            )
+
+    async def insert(
+        self, q: Queries, agent: Agent, items: Sequence[NewPassage], now: datetime, *, archive_id: str | None = None
+    ) -> list[Passage]:
+        """Store passages for ``agent`` in the caller's transaction: in its own archive, or in
+        ``archive_id``, which must be attached to it writable. Nothing is indexed yet."""
+        if archive_id is None:
+            archive_id = (await self.own_archive(q, agent, now)).id
+        else:
+            await self.check_writable(q, agent.id, archive_id)
+        return await self._add(q, archive_id, items, now)
+
+    async def _add(self, q: Queries, archive_id: str, items: Sequence[NewPassage], now: datetime) -> list[Passage]:
+        """Write passages (long texts chunked) in the caller's transaction."""
         passages: list[Passage] = []
         for item in items:
             if not item.text.strip():
@@ -232,7 +218,7 @@ class ArchivalMemory:
                         created_at=created,
                     )
                 )
-        await ArchivalQueries(q.conn).insert_passages(passages)
+        await q.archival.insert_passages(passages)
         return passages
 
     # --- search ---------------------------------------------------------------------------------
@@ -249,10 +235,13 @@ class ArchivalMemory:
         end: datetime | None = None,
         mode: SearchMode = "auto",
         q: Queries | None = None,
+        query_vector: list[float] | None = None,
     ) -> list[PassageHit]:
         """The best passages of ``archive_ids`` for ``query``, best first (see `ArchivalService.search`).
 
-        ``q``: the open write transaction to work in (an agent step's); None opens its own.
+        ``q``: the open write transaction to work in (an agent step's); None opens its own. Inside
+        a transaction the query is never embedded here: pass ``query_vector`` from `embed_query`
+        (called before the transaction opened), or the search is full-text only.
         """
         if not query.strip():
             raise ArchivalError("The query is empty; give the words or question to search for.")
@@ -266,24 +255,39 @@ class ArchivalMemory:
         tag_list = _check_tags(tags) if tags else []
         if not archive_ids:
             return []
-        lance = await self.indexer.open_index(q)  # first: opening checks for drift, may mark rows to re-index
-        await self.indexer.flush_text(archive_ids, q)
+        lance = await self.open_index(q)  # first: opening checks for drift, may mark rows to re-index
+        await self.flush_text(archive_ids, q)
         where = build_filter(archive_ids, tags=tag_list, match_all_tags=tag_match_mode == "all", start=start, end=end)
         pool = min(max(top_k * 3, 50), 300)  # candidates per list: fusion needs more than top_k
         lists: list[list[tuple[str, float]]] = []
         if mode != "vector":
             lists.append(await lance.search_text(query, where, pool))
-        if mode in ("vector", "hybrid") or (mode == "auto" and await self.indexer.vectors_usable(lance, q)):
-            assert self.embedder is not None and self.space is not None
-            try:
-                (vector,) = await self.embedder.embed([query])
-            except EmbedError:
-                if mode != "auto":
-                    raise
-                log.warning("Embedding the query failed; searching full-text only", exc_info=True)
-            else:
+        if mode in ("vector", "hybrid") or (mode == "auto" and await self.vectors_usable(lance, q)):
+            assert self.space is not None
+            vector = query_vector
+            if vector is None and q is None:
+                try:
+                    (vector,) = await self.embed([query])
+                except EmbedError:
+                    if mode != "auto":
+                        raise
+                    log.warning("Embedding the query failed; searching full-text only", exc_info=True)
+            if vector is not None:
                 lists.append(await lance.search_vectors(self.space, vector, where, pool))
         return await self._hits(lists, archive_ids, mode, top_k, q)
+
+    async def embed_query(self, query: str) -> list[float] | None:
+        """The query's vector for a search that will run inside a write transaction (an agent step's),
+        computed before it opens. None when there is nothing to embed or embedding failed (that
+        search is then full-text only, as ``auto`` mode does whenever embedding fails)."""
+        if self.embedder is None or not query.strip() or len(query) > MAX_QUERY_CHARS:
+            return None
+        try:
+            (vector,) = await self.embed([query])
+        except EmbedError:
+            log.warning("Embedding the query failed; searching full-text only", exc_info=True)
+            return None
+        return vector
 
     async def _hits(
         self,
@@ -300,7 +304,7 @@ class ArchivalMemory:
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.read())
-            found = await ArchivalQueries(q.conn).get_passages([pid for pid, _, _ in ranked[: top_k * 2 + 20]])
+            found = await q.archival.get_passages([pid for pid, _, _ in ranked[: top_k * 2 + 20]])
         allowed = set(archive_ids)
         hits: list[PassageHit] = []
         for pid, score, ranks in ranked:

@@ -1,6 +1,6 @@
 """Keeping the LanceDB index in step with SQLite, in the background and on demand.
 
-`ArchivalIndexer` (one per process, owned by `letta_mcp.runtime.archival.ArchivalMemory`) opens
+`ArchivalIndexer` (the base of `letta_mcp.runtime.archival.ArchivalMemory`, one per process) opens
 the index on first use (LanceDB is imported then, never at start-up), checks it against SQLite's
 flags, indexes passages that are not in it yet (full-text; vectors when an embedder is set),
 re-embeds everything when the embedder changes, and rebuilds it all on demand (``reindex``).
@@ -8,6 +8,7 @@ re-embeds everything when the embedder changes, and rebuilds it all on demand (`
 Every index write happens inside a SQLite write transaction that also sets the passages' flags,
 so the flags never claim more than LanceDB has, and SQLite's write lock (cross-process) keeps two
 writers from indexing the same rows. Lock order is always: the store's write lock, then LanceDB.
+Embedding (possibly a network call) always happens between transactions: `embed` enforces it.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class ArchivalIndexer:
         """Record the embedder; when it differs from the one the vectors were made with, schedule a
         full re-embedding. Starts background indexing when anything is waiting. No LanceDB here."""
         async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             if self.space is not None:
                 previous = await aq.get_state(SPACE_KEY)
                 if previous != self.space:
@@ -170,7 +171,7 @@ class ArchivalIndexer:
             if self._lance is None:  # the write lock serializes the check: one repair per process
                 await self._repair(lance, q)
                 # Vectors of any embedder but the recorded one (the last configured) are dead.
-                recorded = await ArchivalQueries(q.conn).get_state(SPACE_KEY)
+                recorded = await q.archival.get_state(SPACE_KEY)
                 if recorded is not None:
                     dropped = await lance.drop_vector_tables(keep=recorded)
                     if dropped:
@@ -205,7 +206,7 @@ class ArchivalIndexer:
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.write())
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             rows = await aq.pending("fts", archive_ids, limit)
             if rows:
                 upserts, contexts = await self._with_context(aq, rows)
@@ -256,12 +257,12 @@ class ArchivalIndexer:
         assert self.embedder is not None
         lance = await self.open_index()
         async with self._store.read() as q:
-            rows = await ArchivalQueries(q.conn).pending("vec", None, self._batch_size)
+            rows = await q.archival.pending("vec", None, self._batch_size)
         if not rows:
             return 0
-        vectors = await self.embedder.embed([p.text for p in rows])
+        vectors = await self.embed([p.text for p in rows])
         async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             if await aq.get_state(SPACE_KEY) != self.space:
                 log.warning("Another process switched the embedder; this one stops writing vectors")
                 return 0
@@ -273,11 +274,19 @@ class ArchivalIndexer:
                 self._written += len(keep)
         return len(rows)
 
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """Embed with the configured embedder; never from a task holding the write transaction, where
+        a slow endpoint (timeouts × retries) would stall every writer of every process."""
+        assert self.embedder is not None
+        if self._store.in_write():
+            raise RuntimeError("Embedding inside a write transaction: embed before it opens or after it commits.")
+        return await self.embedder.embed(texts)
+
     async def flush_text(self, archive_ids: list[str], q: Queries | None) -> None:
         """Index what is still pending for these archives before searching them (read-your-writes)."""
         if q is None:
             async with self._store.read() as r:
-                if not await ArchivalQueries(r.conn).has_pending("fts", archive_ids):
+                if not await r.archival.has_pending("fts", archive_ids):
                     return
         while await self.index_text(archive_ids, FTS_BATCH, q) == FTS_BATCH:
             pass
@@ -293,14 +302,14 @@ class ArchivalIndexer:
 
     async def status(self) -> IndexStatus:
         async with self._store.read() as q:
-            total, fts_pending, vec_pending = await ArchivalQueries(q.conn).counts()
+            total, fts_pending, vec_pending = await q.archival.counts()
         return IndexStatus(total, fts_pending, vec_pending if self.embedder else 0, self.space)
 
     async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Drop the LanceDB tables and index every passage again from SQLite."""
         lance = await self.open_index()
         async with self._store.write() as q:
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             await aq.reset_index("fts")
             await aq.reset_index("vec")
             await lance.drop_all()
@@ -310,7 +319,7 @@ class ArchivalIndexer:
         async def report() -> None:  # from the flags: the background indexer may do some of the work
             if progress is not None:
                 async with self._store.read() as r:
-                    _, fts_pending, vec_pending = await ArchivalQueries(r.conn).counts()
+                    _, fts_pending, vec_pending = await r.archival.counts()
                 left = fts_pending + (vec_pending if self.embedder is not None else 0)
                 progress(max(0, steps - left), steps)
 
@@ -328,7 +337,7 @@ class ArchivalIndexer:
 
         Runs inside a SQLite write transaction, so no other process is between its two writes.
         """
-        aq = ArchivalQueries(q.conn)
+        aq = q.archival
         repaired = await self._repair_table(lance, aq, None)
         if self.space is not None and await aq.get_state(SPACE_KEY) == self.space:
             repaired = await self._repair_table(lance, aq, self.space) or repaired
@@ -363,6 +372,6 @@ class ArchivalIndexer:
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.read())
-            if await ArchivalQueries(q.conn).get_state(SPACE_KEY) != self.space:
+            if await q.archival.get_state(SPACE_KEY) != self.space:
                 return False
         return await lance.has_vector_table(self.space)

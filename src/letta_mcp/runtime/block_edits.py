@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from letta_mcp.runtime.errors import MemoryEditError
+
 READ_ONLY_ERROR = "Error This block is read-only and cannot be edited."
 """What the agent reads when it tries to edit a read-only block (Letta's exact text)."""
 
@@ -27,10 +29,6 @@ LINE_NUMBER_WARNING = (
 # A display line number such as "12→ " at the start of any line: the model copied it from the
 # rendered block instead of quoting the text itself.
 _LINE_NUMBER_PREFIX = re.compile(r"^[ \t]*\d+→[ \t]*", re.MULTILINE)
-
-
-class MemoryEditError(Exception):
-    """A memory edit was refused; ``str(error)`` is the message the agent should read."""
 
 
 def core_memory_append(value: str, content: str) -> str:

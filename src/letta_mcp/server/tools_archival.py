@@ -1,4 +1,5 @@
-"""MCP tools for archival memory: store passages for an agent, search, list and delete them."""
+"""MCP tools for archival memory: store passages for an agent, search, list and delete them, and
+share an agent's archive with other agents (read-only unless shared writable)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,14 @@ class ArchivalSearchResults(BaseModel):
     results: list[PassageHitOut]
 
 
+class SharedArchiveOut(BaseModel):
+    archive_id: str
+    agent_id: str
+    with_agent_id: str
+    writable: bool
+    shared: bool
+
+
 class PassagePageOut(BaseModel):
     passages: list[PassageOut]
     next_cursor: str | None = Field(description="Pass as cursor to get the next page; null when this is the last.")
@@ -74,10 +83,13 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         text: Annotated[str, Field(min_length=1, max_length=1_000_000)],
         tags: Tags = None,
+        archive_id: Annotated[
+            str | None, Field(max_length=100, description="An archive shared with the agent writable.")
+        ] = None,
     ) -> InsertResult:
         """Store knowledge in an agent's archival memory (it finds it with archival_memory_search).
         Long text becomes several passages."""
-        passages = await archival.insert(agent_id, text, tags=tags)
+        passages = await archival.insert(agent_id, text, tags=tags, archive_id=archive_id)
         return InsertResult(passage_ids=[p.id for p in passages], archive_id=passages[0].archive_id)
 
     @mcp.tool(annotations=ToolAnnotations(title="Search archival memory", readOnlyHint=True))
@@ -116,6 +128,28 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         """Delete one archival passage, for good."""
         passage = await archival.delete(agent_id, passage_id)
         return Deleted(id=passage.id)
+
+    @mcp.tool(annotations=ToolAnnotations(title="Share an archive", destructiveHint=False, idempotentHint=True))
+    @tool_errors
+    async def share_archive(
+        agent_id: AgentId,
+        with_agent_id: AgentId,
+        writable: Annotated[bool, Field(description="Allow it to insert and delete.")] = False,
+    ) -> SharedArchiveOut:
+        """Let another agent search this agent's archival memory; read-only unless writable."""
+        archive = await archival.share(agent_id, with_agent_id, writable=writable)
+        return SharedArchiveOut(
+            archive_id=archive.id, agent_id=agent_id, with_agent_id=with_agent_id, writable=writable, shared=True
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(title="Stop sharing an archive", destructiveHint=False))
+    @tool_errors
+    async def unshare_archive(agent_id: AgentId, with_agent_id: AgentId) -> SharedArchiveOut:
+        """Stop sharing this agent's archival memory with another agent (passages are kept)."""
+        archive = await archival.unshare(agent_id, with_agent_id)
+        return SharedArchiveOut(
+            archive_id=archive.id, agent_id=agent_id, with_agent_id=with_agent_id, writable=False, shared=False
+        )
 
     @mcp.tool(annotations=ToolAnnotations(title="List archival passages", readOnlyHint=True))
     @tool_errors

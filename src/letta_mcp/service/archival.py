@@ -35,17 +35,17 @@ from letta_mcp.runtime.archival import (
     MAX_TAG_CHARS,
     MAX_TAGS,
     MAX_TOP_K,
-    ArchivalError,
     ArchivalMemory,
-    IndexStatus,
     SearchMode,
     TagMatch,
 )
+from letta_mcp.runtime.archival_index import IndexStatus
+from letta_mcp.runtime.errors import ArchivalError
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceError
 from letta_mcp.store import Queries, Store
-from letta_mcp.store.archival import ArchivalQueries, decode_cursor
+from letta_mcp.store.archival import decode_cursor
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +103,20 @@ class ArchivalService:
         tags: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         created_at: datetime | None = None,
+        archive_id: str | None = None,
     ) -> list[Passage]:
-        """Store ``text`` in the agent's own archive; a long text becomes several passages (in order).
+        """Store ``text`` in the agent's own archive, or in ``archive_id`` (an archive shared with the
+        agent writable); a long text becomes several passages (in order).
 
         The passages are committed before this returns; they are indexed in the background, and a
         search always indexes what is still pending first, so they are found right away.
         """
         item = NewPassage(text=text, tags=list(tags or []), metadata=metadata or {}, created_at=created_at)
-        return await self.insert_many(agent_id, [item])
+        return await self.insert_many(agent_id, [item], archive_id=archive_id)
 
-    async def insert_many(self, agent_id: str, items: Sequence[NewPassage]) -> list[Passage]:
+    async def insert_many(
+        self, agent_id: str, items: Sequence[NewPassage], *, archive_id: str | None = None
+    ) -> list[Passage]:
         """Store several texts in one transaction (each chunked like `insert`). For imports and benchmarks."""
         if not items:
             raise InvalidRequestError("Nothing to insert: give at least one text.")
@@ -124,8 +128,9 @@ class ArchivalService:
         try:
             async with self.store.write() as q:
                 agent = await self._require_agent(q, agent_id)
-                archive = await self.memory.own_archive(q, agent, now)
-                passages = await self.memory.add(q, archive.id, items, now)
+                if archive_id is not None:
+                    await self._require_attached(q, agent_id, archive_id)
+                passages = await self.memory.insert(q, agent, items, now, archive_id=archive_id)
                 # As in Letta, an insert recompiles the system message: <memory_metadata> shows the count.
                 await refresh_system_message(q, agent, now)
         except ArchivalError as e:
@@ -158,7 +163,7 @@ class ArchivalService:
         try:
             async with self.store.read() as q:
                 await self._require_agent(q, agent_id)
-                archive_ids = await ArchivalQueries(q.conn).archive_ids_for_agent(agent_id)
+                archive_ids = await q.archival.archive_ids_for_agent(agent_id)
             return await self.memory.search(
                 archive_ids,
                 query,
@@ -182,11 +187,16 @@ class ArchivalService:
         return passage
 
     async def delete(self, agent_id: str, passage_id: str) -> Passage:
-        """Delete one passage from SQLite and then from the index; returns what was deleted."""
+        """Delete one passage from SQLite and then from the index; returns what was deleted. The
+        passage's archive must be the agent's own or shared with it writable."""
         async with self.store.write() as q:
             await self._require_agent(q, agent_id)
             passage = await self._visible_passage(q, agent_id, passage_id)
-            await ArchivalQueries(q.conn).delete_passages([passage.id])
+            try:
+                await self.memory.check_writable(q, agent_id, passage.archive_id)
+            except ArchivalError as e:
+                raise InvalidRequestError(str(e)) from e
+            await q.archival.delete_passages([passage.id])
         await self.memory.unindex([passage.id])
         return passage
 
@@ -217,7 +227,7 @@ class ArchivalService:
                 ) from e
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             archive_ids = await aq.archive_ids_for_agent(agent_id)
             passages, next_cursor = await aq.page(
                 archive_ids,
@@ -235,7 +245,7 @@ class ArchivalService:
         """Passages the agent can search (over all attached archives); kept by triggers, O(archives)."""
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
-            count, _ = await ArchivalQueries(q.conn).stats_for_agent(agent_id)
+            count, _ = await q.archival.stats_for_agent(agent_id)
         return count
 
     # --- archives -------------------------------------------------------------------------------
@@ -244,14 +254,40 @@ class ArchivalService:
         """The archives attached to the agent (its own first, once it has one)."""
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
-            return await ArchivalQueries(q.conn).archives_for_agent(agent_id)
+            return await q.archival.archives_for_agent(agent_id)
 
-    async def attach(self, agent_id: str, archive_id: str) -> Archive:
-        """Attach an existing archive (e.g. another agent's) so the agent searches it too (shared knowledge)."""
+    async def share(self, agent_id: str, with_agent_id: str, *, writable: bool = False) -> Archive:
+        """Share ``agent_id``'s own archive with ``with_agent_id``: that agent searches it too, and
+        adds to and deletes from it only when ``writable``. Sharing again changes ``writable``.
+        Both agents must be visible to the caller (another principal's: an admin only)."""
+        if agent_id == with_agent_id:
+            raise InvalidRequestError("An agent's own archive is always its own; give another agent to share it with.")
+        now = utcnow()
+        async with self.store.write() as q:
+            agent = await self._require_agent(q, agent_id)
+            await self._require_agent(q, with_agent_id)
+            archive = await self.memory.own_archive(q, agent, now)
+            await q.archival.attach(with_agent_id, archive.id, now, writable=writable)
+        return archive
+
+    async def unshare(self, agent_id: str, with_agent_id: str) -> Archive:
+        """Stop sharing ``agent_id``'s own archive with ``with_agent_id`` (its passages stay)."""
+        async with self.store.write() as q:
+            await self._require_agent(q, agent_id)
+            await self._require_agent(q, with_agent_id)
+            archive = await q.archival.own_archive(agent_id)
+            if archive is None or archive.id not in await q.archival.archive_ids_for_agent(with_agent_id):
+                raise NotFoundError(f"Agent {agent_id!r} does not share its archive with agent {with_agent_id!r}.")
+            await q.archival.detach(with_agent_id, archive.id)
+        return archive
+
+    async def attach(self, agent_id: str, archive_id: str, *, writable: bool = False) -> Archive:
+        """Attach an existing archive (e.g. another agent's) so the agent searches it too (shared
+        knowledge); it may add to and delete from it only when ``writable``."""
         now = utcnow()
         async with self.store.write() as q:
             await self._require_agent(q, agent_id)
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             archive = await aq.get_archive(archive_id)
             if archive is None or not current_principal().may_see(archive.owner):
                 raise NotFoundError(
@@ -259,7 +295,7 @@ class ArchivalService:
                 )
             if archive_id in await aq.archive_ids_for_agent(agent_id):
                 raise ConflictError(f"Archive {archive_id!r} is already attached to agent {agent_id!r}.")
-            await aq.attach(agent_id, archive_id, now)
+            await aq.attach(agent_id, archive_id, now, writable=writable)
         return archive
 
     async def detach(self, agent_id: str, archive_id: str) -> None:
@@ -267,9 +303,8 @@ class ArchivalService:
         detaching it from its last agent is refused (that would delete its passages)."""
         async with self.store.write() as q:
             await self._require_agent(q, agent_id)
-            aq = ArchivalQueries(q.conn)
-            if archive_id not in await aq.archive_ids_for_agent(agent_id):
-                raise NotFoundError(f"Archive {archive_id!r} is not attached to agent {agent_id!r}.")
+            await self._require_attached(q, agent_id, archive_id)
+            aq = q.archival
             if len(await aq.agents_for_archive(archive_id)) == 1:
                 raise InvalidRequestError(
                     f"Archive {archive_id!r} is attached only to agent {agent_id!r}; detaching it would delete "
@@ -281,7 +316,7 @@ class ArchivalService:
         """Delete archives no agent is attached to any more (after `AgentService.delete_agent`), with
         their passages and index rows. Archives still attached elsewhere are kept. Returns how many."""
         async with self.store.write() as q:
-            removed = await ArchivalQueries(q.conn).delete_unattached_archives()
+            removed = await q.archival.delete_unattached_archives()
         if removed:
             await self.memory.unindex_archives(removed)
         return len(removed)
@@ -313,8 +348,13 @@ class ArchivalService:
         return agent
 
     @staticmethod
+    async def _require_attached(q: Queries, agent_id: str, archive_id: str) -> None:
+        if archive_id not in await q.archival.archive_ids_for_agent(agent_id):
+            raise NotFoundError(f"Archive {archive_id!r} is not attached to agent {agent_id!r}.")
+
+    @staticmethod
     async def _visible_passage(q: Queries, agent_id: str, passage_id: str) -> Passage:
-        aq = ArchivalQueries(q.conn)
+        aq = q.archival
         passage = await aq.get_passage(passage_id)
         if passage is None or passage.archive_id not in await aq.archive_ids_for_agent(agent_id):
             raise NotFoundError(

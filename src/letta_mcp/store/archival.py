@@ -93,7 +93,7 @@ class ArchivalQueries:
                 "created_at": ts(archive.created_at),
             },
         )
-        await self.attach(attach_to, archive.id, now)
+        await self.attach(attach_to, archive.id, now, writable=True)
 
     async def get_archive(self, archive_id: str) -> Archive | None:
         async with self._conn.execute("SELECT * FROM archives WHERE id = :id", {"id": archive_id}) as cur:
@@ -130,12 +130,24 @@ class ArchivalQueries:
         ) as cur:
             return [row[0] for row in await cur.fetchall()]
 
-    async def attach(self, agent_id: str, archive_id: str, now: datetime) -> None:
+    async def attach(self, agent_id: str, archive_id: str, now: datetime, *, writable: bool) -> None:
+        """Attach the archive to the agent, or change whether it may write to it if already attached."""
         await self._conn.execute(
-            "INSERT OR IGNORE INTO agent_archives (agent_id, archive_id, attached_at)"
-            " VALUES (:agent_id, :archive_id, :now)",
-            {"agent_id": agent_id, "archive_id": archive_id, "now": ts(now)},
+            "INSERT INTO agent_archives (agent_id, archive_id, attached_at, writable)"
+            " VALUES (:agent_id, :archive_id, :now, :writable)"
+            " ON CONFLICT (agent_id, archive_id) DO UPDATE SET writable = excluded.writable",
+            {"agent_id": agent_id, "archive_id": archive_id, "now": ts(now), "writable": int(writable)},
         )
+
+    async def may_write(self, agent_id: str, archive_id: str) -> bool:
+        """Whether the agent may add to and delete from the archive: its own, or shared with it writable."""
+        async with self._conn.execute(
+            "SELECT 1 FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id"
+            " WHERE aa.agent_id = :agent_id AND aa.archive_id = :archive_id"
+            " AND (aa.writable = 1 OR a.owner_agent_id = :agent_id)",
+            {"agent_id": agent_id, "archive_id": archive_id},
+        ) as cur:
+            return await cur.fetchone() is not None
 
     async def detach(self, agent_id: str, archive_id: str) -> None:
         await self._conn.execute(
