@@ -57,7 +57,7 @@ def test_ctrl_c_during_a_turn_marks_it_interrupted_and_keeps_the_message(
     anyio.run(model_called)
     output = stop_with_ctrl_c(terminal_server)
     assert "Traceback" not in output
-    assert not re.search(r'"id":3[,}]', output)  # the turn did not finish
+    assert not re.search(r'"id":3,"result"', output)  # the turn did not finish (an error answer may come)
 
     async def runs_and_history() -> tuple[dict[str, object], dict[str, object]]:
         params = StdioServerParameters(
