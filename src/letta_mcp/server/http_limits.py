@@ -103,7 +103,7 @@ class ConnectionLimits:
             nonlocal answered
             if message["type"] == "http.response.start" and not answered:
                 answered = True
-                self._opening[principal] -= 1
+                _release(self._opening, principal)
                 session_id = dict(message.get("headers", [])).get(SESSION_HEADER)
                 if session_id and message["status"] < 400:
                     self._sessions[session_id.decode("latin-1")] = principal
@@ -113,7 +113,7 @@ class ConnectionLimits:
             await self.app(scope, receive, record)
         finally:
             if not answered:
-                self._opening[principal] -= 1
+                _release(self._opening, principal)
 
     async def _delete_session(self, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         async def forget(message: Message) -> None:
@@ -140,7 +140,14 @@ class ConnectionLimits:
         try:
             await self.app(scope, receive, send)
         finally:
-            self._streams[principal] -= 1
+            _release(self._streams, principal)
+
+
+def _release(counter: Counter[str], principal: str) -> None:
+    """One place fewer; a principal with none left is forgotten (JWT subjects are unbounded)."""
+    counter[principal] -= 1
+    if counter[principal] <= 0:
+        del counter[principal]
 
 
 def _opens_session(headers: dict[bytes, bytes]) -> bool:
