@@ -55,7 +55,7 @@ class StdinLines:
                 return False
             return True
 
-        pending = b""
+        pending = bytearray()
         while True:
             try:
                 chunk = os.read(self._fd, _CHUNK)
@@ -66,7 +66,11 @@ class StdinLines:
                     deliver(pending.decode("utf-8", errors="replace"))
                 deliver(None)
                 return
-            *complete, pending = (pending + chunk).split(b"\n")
+            pending += chunk
+            if b"\n" not in chunk:  # a long line arriving in pieces is split once, when it ends
+                continue
+            *complete, rest = pending.split(b"\n")
+            pending = bytearray(rest)
             for raw in complete:
                 if not deliver(raw.decode("utf-8", errors="replace") + "\n"):
                     return
