@@ -6,6 +6,7 @@
     letta-mcp config [--data-dir DIR] [--config FILE]     print the effective settings (keys hidden)
     letta-mcp hash-token < token.txt                      print the digest to put in auth.tokens
     letta-mcp reindex [--data-dir DIR] [--config FILE]    rebuild the archival search index from SQLite
+    letta-mcp reassign-owner OLD NEW [--data-dir DIR]     give one principal's agents to another (ids kept)
     letta-mcp export AGENT_ID -o FILE.af [--messages all|in_context|none] [--no-archival]
     letta-mcp import FILE.af [--name NAME] [--strip-messages]   new agents from a Letta Agent File
     letta-mcp --version
@@ -94,6 +95,15 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: letta-mcp reindex --data-dir ~/agents",
     )
     common(reindex)
+    reassign = commands.add_parser(
+        "reassign-owner",
+        help="Give every agent, template, block and archive one principal owns to another, in place (agent "
+        "ids stay), e.g. the stdio user's agents to a token's principal. Servers may keep running.",
+        epilog="Example: letta-mcp reassign-owner local alice --data-dir ~/agents",
+    )
+    common(reassign)
+    reassign.add_argument("old", help="The current owner, e.g. local or jwt:https://auth.example.com/:carol.")
+    reassign.add_argument("new", help="The new owner, e.g. alice (as named in auth.tokens).")
     export = commands.add_parser(
         "export",
         help="Write an agent as a Letta Agent File (.af, v2), with the other agents of its groups. "
@@ -148,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "reindex":
         return anyio.run(_reindex, settings)
+    if args.command == "reassign-owner":
+        return anyio.run(_reassign_owner, settings, args.old, args.new)
     if args.command in ("export", "import"):
         return anyio.run(_agent_file, settings, args)
 
@@ -268,6 +280,26 @@ async def _reindex(settings: Settings) -> int:
     finally:
         await store.close()
     print(f"Reindexed {count} archival passage{'' if count == 1 else 's'} in {settings.data_dir}", file=sys.stderr)
+    return 0
+
+
+async def _reassign_owner(settings: Settings, old: str, new: str) -> int:
+    """Move what ``old`` owns to ``new``; the rows moved, by table, on stdout as JSON."""
+    import json
+
+    from letta_mcp.service.errors import ServiceError
+    from letta_mcp.service.owners import reassign_owner
+    from letta_mcp.store import Store
+
+    store = await Store.open(settings.data_dir / "letta.db")
+    try:
+        moved = await reassign_owner(store, old, new)
+    except ServiceError as e:
+        print(f"letta-mcp: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    print(json.dumps({"from": old, "to": new, "moved": moved}))
     return 0
 
 

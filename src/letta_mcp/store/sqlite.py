@@ -35,6 +35,7 @@ from letta_mcp.store.calibration import CalibrationQueries
 from letta_mcp.store.errors import SchemaTooNewError, StoreError
 from letta_mcp.store.messages import MessageQueries
 from letta_mcp.store.migrations import LATEST_VERSION, MIGRATIONS
+from letta_mcp.store.owners import OwnerQueries
 from letta_mcp.store.runs import RunQueries
 from letta_mcp.store.templates import TemplateQueries
 
@@ -57,6 +58,7 @@ class Queries:
         self.templates = TemplateQueries(conn)
         self.calibration = CalibrationQueries(conn)
         self.archival = ArchivalQueries(conn)
+        self.owners = OwnerQueries(conn)
 
 
 class Store:
