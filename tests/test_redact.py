@@ -10,6 +10,9 @@ import pytest
 from fake_openai import FakeOpenAI
 from letta_mcp.embed.errors import EmbedError
 from letta_mcp.embed.openai import OpenAIEmbedder
+from letta_mcp.llm.errors import LLMConnectionError
+from letta_mcp.llm.openai import OpenAIProvider
+from letta_mcp.models import ChatMessage, ModelRequest, Role
 from letta_mcp.redact import RedactingFilter, redact_text, redact_url
 
 
@@ -66,3 +69,16 @@ async def test_embedding_errors_hide_credentials_in_the_base_url(fake_openai: Fa
     assert "HTTP 400" in str(raised.value)
     assert "pw-e3b0" not in str(raised.value)
     assert "http://***@127.0.0.1" in str(raised.value)
+
+
+@pytest.mark.anyio
+async def test_unreachable_endpoint_errors_hide_credentials_in_the_base_url() -> None:
+    provider = OpenAIProvider(api_key="k", base_url="http://user:pw-9f1c@127.0.0.1:9/v1?api_key=qs-77", max_retries=0)
+    request = ModelRequest(model="m", messages=[ChatMessage(role=Role.user, content="hi")])
+    try:
+        with anyio.fail_after(30), pytest.raises(LLMConnectionError) as raised:
+            await provider.complete(request)
+    finally:
+        await provider.aclose()
+    assert "pw-9f1c" not in str(raised.value) and "qs-77" not in str(raised.value)
+    assert "http://***@127.0.0.1:9/v1?api_key=***" in str(raised.value)
