@@ -28,6 +28,7 @@ from letta_mcp.service import (
     InvalidRequestError,
     MemoryLimitError,
     NotFoundError,
+    Principal,
     ServiceError,
     acting_as,
     current_principal,
@@ -76,10 +77,7 @@ class Api:
 
     def _json(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            refused = await self.guard.check_origin(request)
-            if refused is not None:
-                return refused
-            principal = await self.guard.principal(request)
+            principal = await self._caller(request)
             if isinstance(principal, Response):
                 return principal
             try:
@@ -91,6 +89,11 @@ class Api:
             return JSONResponse(to_jsonable_python(result), headers={"Cache-Control": "no-store"})
 
         return endpoint
+
+    async def _caller(self, request: Request) -> Principal | Response:
+        """The request's principal, or the refusal to answer (foreign Host/Origin, then no valid token)."""
+        refused = await self.guard.check_origin(request)
+        return refused if refused is not None else await self.guard.principal(request)
 
     # --- session, agents, templates --------------------------------------------------------------
 
@@ -215,10 +218,7 @@ class Api:
     # --- live events -----------------------------------------------------------------------------
 
     async def events(self, request: Request) -> Response:
-        refused = await self.guard.check_origin(request)
-        if refused is not None:
-            return refused
-        principal = await self.guard.principal(request)
+        principal = await self._caller(request)
         if isinstance(principal, Response):
             return principal
         try:
