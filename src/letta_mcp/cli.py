@@ -20,11 +20,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from letta_mcp import __version__, logs, warmup
 from letta_mcp.config import ConfigError, Settings, load_settings
 from letta_mcp.redact import redact_logs, redact_text
+
+if TYPE_CHECKING:
+    from letta_mcp.remote import RemoteServers
 
 log = logging.getLogger("letta_mcp")
 
@@ -223,7 +226,7 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
         except OSError as e:
             raise _StartupError(f"cannot listen on {settings.http.host}:{settings.http.port}: {e}") from e
     try:
-        service = await AgentService.open(settings)
+        service = await AgentService.open(settings, remote_tools=_remote_tools(settings))
     except (OSError, sqlite3.Error, StoreError) as e:
         if sock is not None:
             sock.close()
@@ -259,6 +262,15 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
             await serve_http(service, settings, sock=sock)
     finally:
         await service.close()
+
+
+def _remote_tools(settings: Settings) -> RemoteServers | None:
+    """The operator's other MCP servers, for agents' ``mcp:`` tools (nothing starts until first use)."""
+    if not settings.mcp_servers:
+        return None
+    from letta_mcp.remote import RemoteServers
+
+    return RemoteServers(settings.mcp_servers)
 
 
 async def _reindex(settings: Settings) -> int:

@@ -12,6 +12,7 @@ Code below this module never reads the environment: settings are passed in.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,6 +74,45 @@ class MultiAgentSettings(BaseModel):
     reply_timeout_s: float = Field(
         default=300.0, gt=0, le=3600, description="Seconds an agent waits for another agent's reply."
     )
+
+
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+class McpServerSettings(BaseModel):
+    """Another MCP server whose tools agents may call (``mcp:<name>/<tool>``): a command started as
+    a stdio subprocess, or a URL. Only the operator's configuration declares these; ``env`` and
+    ``headers`` are secrets, never shown by any tool or log line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = Field(default=None, description="Executable of a stdio server, e.g. 'npx' or 'uvx'.")
+    args: list[str] = Field(default_factory=list, description="Its command-line arguments.")
+    env: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Extra environment variables for it (the rest of ours is not passed)."
+    )
+    url: str | None = Field(default=None, description="Endpoint of a Streamable HTTP (or SSE) server.")
+    transport: Literal["streamable-http", "sse"] = Field(
+        default="streamable-http", description="How to reach ``url``: streamable-http or the legacy sse."
+    )
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description="HTTP headers, e.g. Authorization.")
+    timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds for starting or connecting, and for one tool call."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set either command (a stdio server) or url (an HTTP server), not both or neither")
+        if self.url is None and self.headers:
+            raise ValueError("headers apply to a url server; a stdio server takes env")
+        if self.command is None and (self.args or self.env):
+            raise ValueError("args and env apply to a command (stdio) server; a url server takes headers")
+        return self
+
+    def secrets(self) -> list[str]:
+        """The values that must never be shown (env values and header values)."""
+        return [v.get_secret_value() for v in (*self.env.values(), *self.headers.values()) if v.get_secret_value()]
 
 
 class HttpSettings(BaseModel):
@@ -187,7 +227,7 @@ def _check_owner_name(name: str, what: str) -> None:
         )
 
 
-ToolGroup = Literal["agents", "memory", "archival", "runs", "context", "templates"]
+ToolGroup = Literal["agents", "memory", "archival", "runs", "context", "templates", "tools"]
 TOOL_GROUPS: tuple[ToolGroup, ...] = get_args(ToolGroup)
 
 
@@ -322,11 +362,22 @@ class Settings(BaseModel):
         default_factory=MultiAgentSettings, description="Agent-to-agent messaging limits."
     )
     auth: AuthSettings = Field(default_factory=AuthSettings, description="Authentication for the HTTP transports.")
+    mcp_servers: dict[str, McpServerSettings] = Field(
+        default_factory=dict, description="Other MCP servers whose tools agents may use, by name."
+    )
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="Per-principal limits on agents, sessions and streams."
     )
 
     _lists = field_validator("tool_groups", mode="before")(_comma_list)
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, McpServerSettings]) -> dict[str, McpServerSettings]:
+        bad = [name for name in value if not _SERVER_NAME.match(name)]
+        if bad:
+            raise ValueError(f"server names {bad} must be 1-40 letters, digits, '_' or '-' (they appear in tool names)")
+        return value
 
     @field_validator("data_dir")
     @classmethod

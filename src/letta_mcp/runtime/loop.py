@@ -41,6 +41,7 @@ from letta_mcp.models import (
     new_id,
     utcnow,
 )
+from letta_mcp.runtime import remote_tools
 from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.compaction import (
     WARNING_KIND,
@@ -53,6 +54,7 @@ from letta_mcp.runtime.compaction import (
 from letta_mcp.runtime.context import ContextConfig, measure
 from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.runtime.multi_agent import AgentMessenger, run_outside
+from letta_mcp.runtime.remote_tools import RemoteTools
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tool_rules import ToolRulesSolver
 from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
@@ -99,6 +101,8 @@ class AgentLoop:
         self._compactor = Compactor(providers, summarizer_model=self.context.summarizer_model)
         # How the multi-agent tools reach other agents; set by the service that owns this loop.
         self.messenger: AgentMessenger | None = None
+        # Tools of the operator's other MCP servers (`mcp:<server>/<tool>`); set by the service.
+        self.remote: RemoteTools | None = None
 
     async def run_turn(
         self,
@@ -122,7 +126,7 @@ class AgentLoop:
             agent = await q.agents.get(run.agent_id)
             if agent is None:
                 raise LookupError(run.agent_id)
-            solver = ToolRulesSolver(agent.tool_rules)
+            solver = ToolRulesSolver(remote_tools.provider_rules(agent.tool_rules))
             run.status = RunStatus.running
             await q.runs.update(run)
             if approval is None and (paused := await paused_run(q, agent)) is not None:
@@ -190,6 +194,7 @@ class AgentLoop:
             return _Settlement(approval, pending, earlier, {}, {})
         vectors = await prepare_tools(self._archival, pending)
         outside = await run_outside(self.messenger, agent, run.id, pending)
+        outside |= await remote_tools.run_outside(self.remote, agent, pending)
         return _Settlement(approval, pending, earlier, vectors, outside)
 
     async def _settle(
@@ -244,7 +249,7 @@ class AgentLoop:
     ) -> tuple[StopReason | None, bool]:
         """One LLM call and its consequences. Returns (stop reason if the turn ended, invalid call?)."""
         run = result.run
-        offered = agent_tools(agent)
+        offered = await self.offered_tools(agent)
         names = [t.name for t in offered]
         permitted = solver.allowed(names)
         tools = [t for t in offered if t.name in permitted]  # the model sees only what the rules allow
@@ -305,6 +310,7 @@ class AgentLoop:
             if solver.violation(c.name, names) is None and not solver.needs_approval(c.name)
         ]
         done_outside = await run_outside(self.messenger, agent, run.id, runnable)  # waits on other agents
+        done_outside |= await remote_tools.run_outside(self.remote, agent, runnable)  # other MCP servers
         async with self._store.write() as q:
             await q.runs.insert_step(step)
             if ratio is not None:
@@ -444,10 +450,15 @@ class AgentLoop:
 
     async def compact_now(self, agent: Agent) -> CompactionResult | None:
         """Compact on demand (down to the target), e.g. from the `compact_context` tool."""
-        tools = agent_tools(agent)
+        tools = await self.offered_tools(agent)
         context = await self._load(agent.id)
         fixed = measure(context, tools).fixed
         return await self._compact(agent, context, fixed, self.calibration.ratio(agent.model), force=True)
+
+    async def offered_tools(self, agent: Agent) -> list[ToolSchema]:
+        """The schemas the model is offered: the agent's built-in tools, then its tools from other MCP
+        servers (listing those may start or reach a server, so never call this inside a transaction)."""
+        return [*agent_tools(agent), *await remote_tools.remote_schemas(self.remote, agent)]
 
     async def _load(self, agent_id: str) -> list[Message]:
         async with self._store.read() as q:

@@ -20,6 +20,7 @@ from letta_mcp.server import (
     tools_archival,
     tools_blocks,
     tools_context,
+    tools_mcp,
     tools_memory,
     tools_messages,
     tools_runs,
@@ -45,6 +46,7 @@ TOOL_MODULES: dict[ToolGroup, tuple[ModuleType, ...]] = {
     "runs": (tools_runs,),
     "context": (tools_context,),
     "templates": (tools_templates, tools_agent_files),
+    "tools": (tools_mcp,),
 }
 
 

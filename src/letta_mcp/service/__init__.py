@@ -9,11 +9,12 @@ the modules inside it. One `AgentService` per process, created at process start:
     await service.close()
 
 Modules: core.py (assembly, open/close), one module per concern (agents, conversation, memory,
-context, templates, runs, archival, browse), specs.py (validating agent and block specs), errors.py (the
+context, templates, runs, archival, browse, remote_tools), specs.py (validating agent and block specs), errors.py (the
 errors a caller can act on), changes.py (the committed-change feed), access.py (who is acting).
 """
 
 from letta_mcp.runtime.context import ContextOverview
+from letta_mcp.runtime.remote_tools import RemoteTool
 from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
 from letta_mcp.service.agent_files import ImportedAgent, ImportResult
 from letta_mcp.service.agents import AgentDetails
@@ -30,6 +31,7 @@ from letta_mcp.service.errors import (
     ServiceError,
 )
 from letta_mcp.service.memory import MemoryView
+from letta_mcp.service.remote_tools import RemoteToolListing
 from letta_mcp.service.runs import RunDetails
 
 __all__ = [
@@ -52,6 +54,8 @@ __all__ = [
     "MemoryView",
     "NotFoundError",
     "Principal",
+    "RemoteTool",
+    "RemoteToolListing",
     "RunDetails",
     "ServiceError",
     "acting_as",

@@ -24,6 +24,7 @@ from letta_mcp.service.access import current_principal
 from letta_mcp.service.changes import Change
 from letta_mcp.service.errors import InvalidRequestError
 from letta_mcp.service.limits import AgentConfig, PrincipalLimits
+from letta_mcp.service.remote_tools import RemoteToolsMixin
 from letta_mcp.service.sleeptime import SLEEPTIME, SleeptimeMixin
 from letta_mcp.service.specs import DEFAULT_TOOLS, block_specs, check_blocks, check_tools, new_block
 
@@ -37,7 +38,7 @@ class AgentDetails:
     sleeptime_agent_id: str | None = None  # its sleep-time memory agent, while enabled
 
 
-class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
+class AgentsMixin(SleeptimeMixin, RemoteToolsMixin):  # agents own their sleep-time companions
     async def create_agent(
         self,
         *,
@@ -68,6 +69,7 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
             tool_names = [*tool_names, *MULTI_AGENT_TOOLS]
         self._check_model(model)
         check_tools(tool_names)
+        await self._check_remote_tools(tool_names)
         _check_rules(tool_rules or [], tool_names)
         check_blocks(specs)
         now = utcnow()
@@ -162,6 +164,7 @@ class AgentsMixin(SleeptimeMixin):  # agents own their sleep-time companions
             self._check_model(model)
         if tools is not None:
             check_tools(tools)
+            await self._check_remote_tools(tools)
         PrincipalLimits.current(self.settings.limits).check_agent(
             AgentConfig(
                 model=model,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from letta_mcp.runtime.compaction import CompactionResult
 from letta_mcp.runtime.context import ContextOverview, overview
-from letta_mcp.runtime.tool_schemas import tool_schema
 from letta_mcp.service.base import ServiceBase
 from letta_mcp.service.changes import Change
 
@@ -17,7 +16,7 @@ class ContextMixin(ServiceBase):
             blocks = await q.blocks.for_agent(agent_id)
             context = await q.messages.in_context(agent_id)
             total, _ = await q.messages.counts(agent_id)
-        tools = [tool_schema(name) for name in agent.tools]
+        tools = await self._loop.offered_tools(agent)  # after the read: it may reach other MCP servers
         return overview(agent, blocks, context, tools, total, self._loop.context, self._loop.calibration)
 
     async def compact_context(self, agent_id: str) -> CompactionResult | None:

@@ -23,6 +23,7 @@ from letta_mcp.llm.registry import ProviderRegistry
 from letta_mcp.llm.tokens import Calibration
 from letta_mcp.runtime import AgentLoop
 from letta_mcp.runtime.context import ContextConfig
+from letta_mcp.runtime.remote_tools import RemoteTools
 from letta_mcp.service.agent_files import AgentFilesMixin
 from letta_mcp.service.agents import AgentsMixin
 from letta_mcp.service.archival import ArchivalService
@@ -93,9 +94,12 @@ class AgentService(
         *,
         providers: dict[str, LLMProvider] | None = None,
         embedder: Embedder | None = None,
+        remote_tools: RemoteTools | None = None,
     ) -> AgentService:
         """Open the data directory. ``providers`` replaces the configured ones (tests, embedding);
-        ``embedder`` replaces the configured archival embedder (tests, benchmarks)."""
+        ``embedder`` replaces the configured archival embedder (tests, benchmarks); ``remote_tools``
+        reaches the operator's other MCP servers (``letta_mcp.remote.RemoteServers``, built above
+        this floor, which may not import ``mcp``); the service closes it."""
         store = await Store.open(settings.data_dir / "letta.db")
         async with store.read() as q:
             calibration = Calibration(await q.calibration.load())
@@ -106,6 +110,7 @@ class AgentService(
             await store.close()
             raise
         service = cls(store, registry, settings, calibration, archival)
+        service._loop.remote = remote_tools
         try:
             await service.runs.lease.start()  # also marks runs of dead processes as interrupted
         except BaseException:
@@ -115,6 +120,8 @@ class AgentService(
 
     async def close(self) -> None:
         await self.runs.close()
+        if self._loop.remote is not None:
+            await self._loop.remote.aclose()
         if self.archival is not None:
             await self.archival.close()
         await self.providers.aclose()

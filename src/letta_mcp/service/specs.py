@@ -73,10 +73,13 @@ def new_block(spec: BlockSpec, now: datetime, default_limit: int) -> Block:
 
 
 def check_tools(tools: list[str]) -> None:
-    unknown = [t for t in tools if t not in BUILTIN_TOOLS]
+    """Every name is a built-in tool or names another MCP server's (``mcp:``, checked against the
+    server by `RemoteToolsMixin`)."""
+    unknown = [t for t in tools if t not in BUILTIN_TOOLS and not t.startswith("mcp:")]
     if unknown:
         raise InvalidRequestError(
-            f"Unknown tool(s): {', '.join(unknown)}. Available tools: {', '.join(BUILTIN_TOOLS)}."
+            f"Unknown tool(s): {', '.join(unknown)}. Available tools: {', '.join(BUILTIN_TOOLS)}, and tools of "
+            "other MCP servers as 'mcp:<server>/<tool>' (see list_mcp_tools)."
         )
 
 
