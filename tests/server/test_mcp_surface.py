@@ -31,7 +31,10 @@ CHARS_PER_TOKEN = 4
 
 def listing_chars(tools: list[Any]) -> int:
     return sum(
-        len(t.name) + len(t.description or "") + len(json.dumps(t.input_schema, separators=(",", ":"))) for t in tools
+        len(t.name)
+        + len(t.description or "")
+        + len(json.dumps(t.input_schema, separators=(",", ":"), ensure_ascii=False))
+        for t in tools
     )
 
 
@@ -192,3 +195,13 @@ async def test_dates_with_any_time_zone_inside_the_range_work(client: Client) ->
         ]:
             ok(await client.call_tool("search_messages", {"agent_id": agent_id, "start_date": start, "end_date": end}))
             ok(await client.call_tool("archival_list", {"agent_id": agent_id, "start_date": start, "end_date": end}))
+
+
+async def test_a_cap_left_out_of_the_listing_is_still_named_when_hit(client: Client) -> None:
+    with anyio.fail_after(10):
+        listed = {t.name: t.input_schema for t in (await client.list_tools()).tools}
+        text = err(
+            await client.call_tool("update_block", {"agent_id": "a", "label": "human", "description": "x" * 10_001})
+        )
+    assert "maxLength" not in listed["update_block"]["properties"]["description"]
+    assert text == "update_block: 'description' must be a text of at most 10000 characters, got '" + "x" * 58 + "…"

@@ -74,7 +74,8 @@ def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 def _expected(node: dict[str, Any], root: dict[str, Any]) -> str:
     if "anyOf" in node:
-        return " or ".join(dict.fromkeys(_expected(_resolve(b, root), root) for b in node["anyOf"]))
+        branches = [b for b in node["anyOf"] if b.get("type") != "null"]
+        return " or ".join(dict.fromkeys(_expected(_resolve(b, root), root) for b in branches))
     if "enum" in node:
         return "one of " + ", ".join(json.dumps(v) for v in node["enum"])
     kind = node.get("type")

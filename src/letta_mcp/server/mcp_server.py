@@ -77,5 +77,6 @@ class LettaMCPServer(MCPServer):
             # fit the input schema (a crash inside the tool is an UnexpectedToolError instead).
             if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
                 raise
-            schema = next(t.input_schema for t in await self.list_tools() if t.name == name)
+            # The full schema: the listing leaves out bounds that the message must still name.
+            schema = next(t.input_schema for t in await super().list_tools() if t.name == name)
             raise ToolError(describe_arguments(name, exc.__cause__, schema)) from exc.__cause__

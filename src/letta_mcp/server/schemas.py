@@ -79,8 +79,8 @@ ToolRuleType = Literal[
 
 
 class ToolRuleIn(BaseModel):
-    """A Letta tool rule: its type, the tool it constrains, and its type's fields (children,
-    max_count_limit, child_output_mapping, default_child, require_output_mapping)."""
+    """Fields by type: children, max_count_limit, child_output_mapping, default_child,
+    require_output_mapping."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -104,8 +104,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = "all",
         archival: Annotated[bool, Field()] = True,
     ) -> ExportOut:
-        """Export an agent (with its blocks, tools, history and archival passages) as a Letta Agent
-        File (.af) for import_agent here or in Letta."""
+        """Export an agent with its memory, history and archival passages as a Letta Agent File (.af)."""
         document = await service.export_agent(agent_id, messages=messages, archival=archival)
         extension = document["letta_mcp"]["agents"]
         return ExportOut(
@@ -132,6 +131,5 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = None,
         strip_messages: Annotated[bool, Field(description="Start without the file's message history.")] = False,
     ) -> ImportOut:
-        """Import a Letta Agent File (.af) as new agents with their memory and history. Imported code
-        never runs: tools we lack are kept inactive."""
+        """Import a Letta Agent File (.af) as new agents; imported code never runs."""
         return ImportOut.of(await service.import_agent(document, name=name, strip_messages=strip_messages))

@@ -31,12 +31,12 @@ ContextWindow = Annotated[
     Field(
         ge=1_000,
         le=10_000_000,
-        description="Tokens (default: the model's known window).",
+        description="Tokens (default: the model's).",
     ),
 ]
 ToolNames = Annotated[
     list[str] | None,
-    Field(description="Built-in tool names (default: the memory, conversation_search and archival tools)."),
+    Field(description="Built-in tools (default: memory, conversation_search, archival)."),
 ]
 
 
@@ -46,23 +46,23 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     async def create_agent(
         name: Annotated[str | None, Field(max_length=200)] = None,
         persona: Annotated[
-            str | None, Field(description="Its 'persona' block: who it is.", max_length=1_000_000)
+            str | None, Field(description="Who it is.", max_length=1_000_000)
         ] = None,
         human: Annotated[
             str | None,
             Field(
-                description="Its 'human' block: what it knows about its user.",
+                description="What it knows about its user.",
                 max_length=1_000_000,
             ),
         ] = None,
         blocks: Annotated[
             list[BlockInput] | None,
-            Field(description="More blocks (or persona/human by label).", max_length=100),
+            Field(description="More blocks.", max_length=100),
         ] = None,
         system: Annotated[
             str | None,
             Field(
-                description="Replaces the default system prompt; memory goes at {CORE_MEMORY} or after it.",
+                description="Replaces the default system prompt.",
                 max_length=200_000,
             ),
         ] = None,
@@ -80,21 +80,21 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls per message.")] = None,
         context_window: ContextWindow = None,
         include_multi_agent_tools: Annotated[
-            bool, Field(description="Also give it the tools to message other agents of yours.")
+            bool, Field(description="Tools to message your other agents.")
         ] = False,
         enable_sleeptime: Annotated[
-            bool | None, Field(description="Give it a sleep-time agent that curates its memory between turns.")
+            bool | None, Field(description="Add a sleep-time agent that curates its memory.")
         ] = None,
         sleeptime_agent_frequency: Annotated[
-            int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
+            int | None, Field(ge=1, le=1000, description="Sleep-time run every N turns (default 5).")
         ] = None,
         tool_rules: Annotated[
             list[ToolRuleIn] | None,
-            Field(max_length=100, description="Letta tool rules: which tools may run when (see README)."),
+            Field(max_length=100, description="Letta tool rules (see README)."),
         ] = None,
     ) -> AgentOut:
-        """Create a stateful agent (keep its `id`): one perpetual conversation and memory blocks it edits
-        itself. Make one per user or purpose; talk to it with send_message."""
+        """Create a stateful agent (keep its `id`): one conversation, memory blocks it edits itself.
+        Talk to it with send_message."""
         details = await service.create_agent(
             name=name,
             persona=persona,
@@ -152,14 +152,14 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         max_steps: Annotated[int | None, Field(ge=1, le=1000)] = None,
         context_window: ContextWindow = None,
         enable_sleeptime: Annotated[
-            bool | None, Field(description="Give it a sleep-time agent that curates its memory between turns.")
+            bool | None, Field(description="Add a sleep-time agent that curates its memory.")
         ] = None,
         sleeptime_agent_frequency: Annotated[
-            int | None, Field(ge=1, le=1000, description="Run the sleep-time agent every N turns (default 5).")
+            int | None, Field(ge=1, le=1000, description="Sleep-time run every N turns (default 5).")
         ] = None,
         tool_rules: Annotated[
             list[ToolRuleIn] | None,
-            Field(max_length=100, description="Letta tool rules: which tools may run when (see README)."),
+            Field(max_length=100, description="Letta tool rules (see README)."),
         ] = None,
     ) -> AgentSummary:
         """Change an agent's settings; only the arguments given change (memory: update_block)."""

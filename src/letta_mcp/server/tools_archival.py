@@ -87,8 +87,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             str | None, Field(max_length=100, description="An archive shared with the agent writable.")
         ] = None,
     ) -> InsertResult:
-        """Store knowledge in an agent's archival memory (it finds it with archival_memory_search).
-        Long text becomes several passages."""
+        """Store knowledge in an agent's archival memory (long text becomes several passages)."""
         passages = await archival.insert(agent_id, text, tags=tags, archive_id=archive_id)
         return InsertResult(passage_ids=[p.id for p in passages], archive_id=passages[0].archive_id)
 

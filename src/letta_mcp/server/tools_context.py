@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from letta_mcp.server.errors import resource_errors, tool_errors
-from letta_mcp.server.schemas import AgentId
-from letta_mcp.service import AgentService, ContextOverview
+from letta_mcp.server.schemas import AgentId, FromDomain
+from letta_mcp.service import AgentService
 
 
-class ContextSection(BaseModel):
+class ContextSection(FromDomain):
     name: str = Field(
         description="system_prompt, memory_block:<label>, memory_metadata, summary, messages, "
         "tool_schemas or request_overhead."
@@ -19,7 +19,7 @@ class ContextSection(BaseModel):
     tokens: int = Field(description="Raw estimate (before calibration).")
 
 
-class ContextOut(BaseModel):
+class ContextOut(FromDomain):
     agent_id: str
     model: str
     context_window: int = Field(description="The agent's window in tokens.")
@@ -36,26 +36,16 @@ class ContextOut(BaseModel):
     messages_in_context: int = Field(description="Messages the model sees now, the system message included.")
     messages_in_history: int = Field(description="Every message stored, also those compacted out of the window.")
     summary: str | None = Field(description="The current compaction summary, if older messages were evicted.")
-    compaction_trigger_tokens: int = Field(description="Compaction runs when estimated_prompt_tokens exceeds this.")
-    compaction_target_tokens: int = Field(description="Compaction evicts until estimated_prompt_tokens is below this.")
-
-    @classmethod
-    def of(cls, o: ContextOverview) -> ContextOut:
-        return cls(
-            agent_id=o.agent_id,
-            model=o.model,
-            context_window=o.context_window,
-            sections=[ContextSection(name=s.name, tokens=s.tokens) for s in o.sections],
-            total_tokens=o.total_tokens,
-            estimated_prompt_tokens=o.estimated_prompt_tokens,
-            calibration_ratio=o.calibration_ratio,
-            percent_used=o.percent_used,
-            messages_in_context=o.messages_in_context,
-            messages_in_history=o.messages_in_history,
-            summary=o.summary,
-            compaction_trigger_tokens=o.trigger_tokens,
-            compaction_target_tokens=o.target_tokens,
-        )
+    # The runtime's names, prefixed here for a reader who sees no other context. Schemas show the first
+    # of the AliasChoices, so clients see the field's own name.
+    compaction_trigger_tokens: int = Field(
+        validation_alias=AliasChoices("compaction_trigger_tokens", "trigger_tokens"),
+        description="Compaction runs when estimated_prompt_tokens exceeds this.",
+    )
+    compaction_target_tokens: int = Field(
+        validation_alias=AliasChoices("compaction_target_tokens", "target_tokens"),
+        description="Compaction evicts until estimated_prompt_tokens is below this.",
+    )
 
 
 class CompactOut(BaseModel):
@@ -71,19 +61,15 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Get context window", readOnlyHint=True))
     @tool_errors
     async def get_context(agent_id: AgentId) -> ContextOut:
-        """Show what the agent's model would receive now: each section (system prompt, every memory
-        block, metadata, summary, messages, tool schemas) with its token count, the window size and
-        how full it is, and how many messages are in context versus in the whole history."""
-        return ContextOut.of(await service.get_context(agent_id))
+        """What the agent's model would receive now: tokens per section and how full the window is."""
+        return ContextOut.model_validate(await service.get_context(agent_id))
 
     @mcp.tool(annotations=ToolAnnotations(title="Compact context window", destructiveHint=False))
     @tool_errors
     async def compact_context(agent_id: AgentId) -> CompactOut:
-        """Compact the agent's context window now: the oldest messages are summarized and leave the
-        window (they stay in history and searchable). Agents compact automatically before they run
-        out of room; use this to free space early."""
+        """Summarize the oldest messages out of the context window now (they stay searchable)."""
         result = await service.compact_context(agent_id)
-        after = ContextOut.of(await service.get_context(agent_id))
+        after = ContextOut.model_validate(await service.get_context(agent_id))
         if result is None:
             return CompactOut(
                 agent_id=agent_id,
@@ -110,4 +96,4 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     )
     @resource_errors
     async def context(agent_id: str) -> str:
-        return ContextOut.of(await service.get_context(agent_id)).model_dump_json()
+        return ContextOut.model_validate(await service.get_context(agent_id)).model_dump_json()

@@ -37,8 +37,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             bool | None, Field(description="Lock it against the agent's own edits.")
         ] = None,
     ) -> BlockOut:
-        """Set one of an agent's memory blocks; only the arguments given change (versioned; the limit
-        applies)."""
+        """Set one of an agent's memory blocks (versioned; its limit applies)."""
         return BlockOut.model_validate(
             await service.update_block(
                 agent_id, label, value=value, limit=limit, description=description, read_only=read_only

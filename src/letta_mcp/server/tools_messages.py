@@ -45,8 +45,8 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         ] = False,
         ctx: Context | None = None,
     ) -> SendMessageResult:
-        """Send a new message to an agent; show its `reply` to the user. `messages` shows its steps.
-        Messages to one agent run one at a time, in order."""
+        """Send a new message to an agent; show its `reply` to the user. Messages to one agent run
+        one at a time, in order."""
 
         async def progress(step: int, max_steps: int) -> None:
             if ctx is not None:

@@ -48,12 +48,12 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def approve_run(
         run_id: RunId,
-        approve: Annotated[bool, Field(description="true: run the paused tool call(s); false: deny them.")],
+        approve: Annotated[bool, Field(description="false: deny the paused call(s).")],
         reason: Annotated[str | None, Field(max_length=10_000, description="Told to the agent on denial.")] = None,
         background: Annotated[bool, Field(description="Return at once; get_run gives the reply.")] = False,
     ) -> SendMessageResult:
-        """Decide on a run paused with stop_reason 'requires_approval' (get_run shows the call); the
-        turn then goes on and this returns like send_message."""
+        """Approve or deny the tool call a run paused on (stop_reason 'requires_approval'); the turn
+        then goes on."""
         result = await service.approve_run(run_id, approve=approve, reason=reason, background=background)
         return SendMessageResult.of(result.run, result.messages, result.reply)
 

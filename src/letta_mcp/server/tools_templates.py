@@ -21,8 +21,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         description: Annotated[str | None, Field(max_length=2000)] = None,
     ) -> TemplateOut:
-        """Save an agent's setup (prompt, blocks, tools, model, tags; not its history) for
-        create_agent(template=name)."""
+        """Save an agent's setup (not its history) as a template for create_agent."""
         template = await service.create_template(name, agent_id=agent_id, description=description)
         return TemplateOut.model_validate(template)
 
