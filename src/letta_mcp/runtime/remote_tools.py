@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from letta_mcp.models import Agent, ToolCall, ToolRule, ToolSchema
 from letta_mcp.runtime.errors import RuntimeToolError
-from letta_mcp.runtime.tools import FUNCTION_RETURN_CHAR_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +164,5 @@ async def run_outside(remote: RemoteTools | None, agent: Agent, calls: list[Tool
         if not isinstance(args, dict):
             done[call.id] = (False, f"Arguments of {call.name} must be a JSON object, not {type(args).__name__}.")
             continue
-        ok, text = await remote.call(server, tool, args)
-        if len(text) > FUNCTION_RETURN_CHAR_LIMIT:
-            text = (
-                f"{text[:FUNCTION_RETURN_CHAR_LIMIT]}... [NOTE: function output was truncated since it exceeded "
-                f"the character limit ({len(text)} > {FUNCTION_RETURN_CHAR_LIMIT})]"
-            )
-        done[call.id] = (ok, text)
+        done[call.id] = await remote.call(server, tool, args)  # `execute_tool` truncates a long result
     return done

@@ -12,6 +12,7 @@ from datetime import datetime
 from letta_mcp.llm.tokens import MESSAGE_OVERHEAD, estimate_text
 from letta_mcp.models import Agent, Message, Role, new_id
 from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_content
+from letta_mcp.runtime.remote_tools import provider_rules
 from letta_mcp.runtime.tool_rules import render_rules
 from letta_mcp.store import Queries
 from letta_mcp.store.archival import ArchivalQueries
@@ -24,7 +25,7 @@ async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> Non
     blocks = await q.blocks.for_agent(agent.id)
     stats = await memory_stats(q, agent.id, previous_messages=total - in_context)
     compiled = compile_system_message(agent.system, agent.id, blocks, stats, now)
-    if rules := render_rules(agent.tool_rules):
+    if rules := render_rules(provider_rules(agent.tool_rules)):  # tools named as the model sees them
         compiled = f"{compiled}\n\n{rules}"
     tokens = MESSAGE_OVERHEAD + estimate_text(compiled)
     if not system:

@@ -76,9 +76,9 @@ Handler = Callable[..., Awaitable[str]]
 
 async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
     """Run one tool call; never raises for the model's mistakes (they become failed outcomes)."""
-    if call.id in ctx.done_outside:  # executed before the transaction (multi-agent messaging)
+    if call.id in ctx.done_outside:  # executed before the transaction (other agents, other MCP servers)
         ok, message = ctx.done_outside[call.id]
-        return ToolOutcome(ok, message)
+        return ToolOutcome(ok, _truncated(message))
     if call.name not in ctx.agent.tools or call.name not in _HANDLERS:
         available = ", ".join(t for t in ctx.agent.tools if t in _HANDLERS)
         return ToolOutcome(False, f"Tool not found: {call.name!r}. Available tools: {available}.", invalid_call=True)
@@ -106,13 +106,19 @@ async def execute_tool(ctx: ToolContext, call: ToolCall) -> ToolOutcome:
     except (TypeError, ValueError) as e:
         text = f"Error executing function {call.name}: {type(e).__name__}: {e}"
         return ToolOutcome(False, text[:1000])
-    if len(message) > FUNCTION_RETURN_CHAR_LIMIT and call.name not in _UNTRUNCATED:
-        message = (
-            message[:FUNCTION_RETURN_CHAR_LIMIT]
-            + f"... [NOTE: function output was truncated since it exceeded the character limit"
-            f" ({len(message)} > {FUNCTION_RETURN_CHAR_LIMIT})]"
-        )
+    if call.name not in _UNTRUNCATED:
+        message = _truncated(message)
     return ToolOutcome(True, message, terminal=call.name == "memory_finish_edits")
+
+
+def _truncated(message: str) -> str:
+    if len(message) <= FUNCTION_RETURN_CHAR_LIMIT:
+        return message
+    return (
+        message[:FUNCTION_RETURN_CHAR_LIMIT]
+        + f"... [NOTE: function output was truncated since it exceeded the character limit"
+        f" ({len(message)} > {FUNCTION_RETURN_CHAR_LIMIT})]"
+    )
 
 
 # --- memory tools -------------------------------------------------------------------------------
