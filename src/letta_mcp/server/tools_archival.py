@@ -8,31 +8,28 @@ from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
-from letta_mcp.models import Passage, PassageHit
+from letta_mcp.models import PassageHit
 from letta_mcp.server.errors import tool_errors
-from letta_mcp.server.schemas import AgentId, DateBound, Deleted, date_bound
+from letta_mcp.server.schemas import AgentId, DateBound, Deleted, FromDomain, date_bound
 from letta_mcp.service import AgentService
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 Tags = Annotated[list[Tag] | None, Field(max_length=50)]
-TagMatch = Annotated[
-    Literal["any", "all"], Field(description="'all': every tag.")
-]
+TagMatch = Annotated[Literal["any", "all"], Field(description="'all': every tag.")]
 PassageId = Annotated[str, Field(max_length=100)]
 
 
-class PassageOut(BaseModel):
+class PassageOut(FromDomain):
     id: str
-    timestamp: datetime = Field(description="When the passage was stored (UTC).")
-    content: str
+    # Letta's names for our created_at and text; schemas show an AliasChoices' first name, the field's own.
+    timestamp: datetime = Field(
+        validation_alias=AliasChoices("timestamp", "created_at"), description="When the passage was stored (UTC)."
+    )
+    content: str = Field(validation_alias=AliasChoices("content", "text"))
     tags: list[str]
     archive_id: str
-
-    @classmethod
-    def of(cls, p: Passage) -> PassageOut:
-        return cls(id=p.id, timestamp=p.created_at, content=p.text, tags=p.tags, archive_id=p.archive_id)
 
 
 class PassageHitOut(PassageOut):
@@ -42,11 +39,8 @@ class PassageHitOut(PassageOut):
 
     @classmethod
     def of_hit(cls, hit: PassageHit) -> PassageHitOut:
-        return cls(
-            **PassageOut.of(hit.passage).model_dump(),
-            score=hit.score,
-            fts_rank=hit.fts_rank,
-            vector_rank=hit.vector_rank,
+        return cls.model_validate(
+            {**dict(hit.passage), "score": hit.score, "fts_rank": hit.fts_rank, "vector_rank": hit.vector_rank}
         )
 
 
@@ -95,9 +89,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def archival_search(
         agent_id: AgentId,
-        query: Annotated[
-            str, Field(min_length=1, max_length=10_000)
-        ],
+        query: Annotated[str, Field(min_length=1, max_length=10_000)],
         tags: Tags = None,
         tag_match_mode: TagMatch = "any",
         top_k: Annotated[int, Field(ge=1, le=100)] = 10,
@@ -173,5 +165,4 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             cursor=cursor,
             newest_first=order == "desc",
         )
-        return PassagePageOut(passages=[PassageOut.of(p) for p in page.passages], next_cursor=page.next_cursor)
-
+        return PassagePageOut(passages=page.passages, next_cursor=page.next_cursor)
