@@ -122,3 +122,18 @@ async def test_a_long_result_is_truncated_as_letta_does(
         await service.send_message(agent.id, "fetch")
     message = json.loads(scripted.requests[-1].messages[-1].content or "{}")["message"]
     assert message.startswith("x" * 50_000) and message.endswith("exceeded the character limit (60000 > 50000)]")
+
+
+async def test_an_agent_file_records_a_remote_tool_as_letta_does(gated: tuple[AgentService, GatedServers]) -> None:
+    service, _ = gated
+    agent = (await service.create_agent(tools=["memory_insert", "mcp:gate/note"])).agent
+    with anyio.fail_after(30):
+        document = await service.export_agent(agent.id)
+        imported = (await service.import_agent(json.dumps(document))).agents[0]
+    exported = next(t for t in document["tools"] if t["tool_type"] == "external_mcp")
+    assert exported["name"] == "note" and exported["metadata_"] == {"mcp": {"server_name": "gate"}}
+    assert exported["tags"] == ["mcp:gate"]
+    assert exported["id"] in document["agents"][0]["tool_ids"]
+    # Imported back, it is recorded (inactive, like any other server's tool in a file), never dropped.
+    [inactive] = imported.inactive_tools
+    assert inactive.name == "note" and "MCP server 'gate'" in inactive.reason

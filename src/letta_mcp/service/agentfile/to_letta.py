@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from letta_mcp.models import Agent, AgentGroup, Block, InactiveTool, Message, Passage, Role
+from letta_mcp.runtime.remote_tools import parse_handle
 from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
 from letta_mcp.service.agentfile.schema import EXTENSION_FORMAT, EXTENSION_KEY
 from letta_mcp.service.agentfile.tools import letta_tool_type
@@ -73,6 +74,8 @@ def to_agent_file(snapshot: Snapshot, *, now: datetime, version: str) -> dict[st
             key = f"builtin:{name}"
             if not ids.known("tool", key) and name in BUILTIN_TOOL_SCHEMAS:
                 tools[key] = _builtin_tool(ids("tool", key), name)
+            elif not ids.known("tool", key) and parse_handle(name) is not None:
+                tools[key] = _remote_tool(ids("tool", key), name)
             if key in tools:
                 tool_ids.append(ids("tool", key))
         for tool in s.inactive_tools:
@@ -215,6 +218,22 @@ def _builtin_tool(file_id: str, name: str) -> dict[str, Any]:
         json_schema={"name": name, "description": schema.description, "parameters": schema.parameters},
         tags=[tool_type],
         metadata={},
+    )
+
+
+def _remote_tool(file_id: str, handle: str) -> dict[str, Any]:
+    """Another MCP server's tool, as Letta records one (its schema is that server's to give)."""
+    server, name = parse_handle(handle) or ("", handle)
+    return _tool(
+        file_id,
+        name=name,
+        description=None,
+        tool_type="external_mcp",
+        source_code=None,
+        source_type="python",
+        json_schema={"name": name, "parameters": {"type": "object", "properties": {}}},
+        tags=[f"mcp:{server}"],
+        metadata={"mcp": {"server_name": server}},
     )
 
 
