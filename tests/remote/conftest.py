@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -25,8 +26,21 @@ START_TIMEOUT_S = 30.0
 @pytest.fixture(scope="module")
 def http_tools_url() -> Iterator[str]:
     """A Streamable HTTP MCP server on a free loopback port (its URL), for the whole module."""
+    with _serve("http") as port:
+        yield f"http://127.0.0.1:{port}/mcp"
+
+
+@pytest.fixture(scope="module")
+def sse_tools_url() -> Iterator[str]:
+    """The same tools over the legacy SSE transport."""
+    with _serve("sse") as port:
+        yield f"http://127.0.0.1:{port}/sse"
+
+
+@contextlib.contextmanager
+def _serve(transport: str) -> Iterator[int]:
     process = subprocess.Popen(
-        [sys.executable, str(SERVERS), "http"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, str(SERVERS), transport], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert process.stdout is not None
     first: list[str] = []
@@ -35,7 +49,7 @@ def http_tools_url() -> Iterator[str]:
     reader.join(START_TIMEOUT_S)  # the line comes once the socket is bound (and already accepting)
     try:
         assert first and first[0].startswith("listening on "), f"the HTTP tool server did not start: {first}"
-        yield f"http://127.0.0.1:{int(first[0].split()[-1])}/mcp"
+        yield int(first[0].split()[-1])
     finally:
         process.terminate()
         process.wait(timeout=15)

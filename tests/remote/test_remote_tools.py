@@ -6,6 +6,7 @@ and failures included; no configured secret ever comes back."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +165,9 @@ async def test_tools_that_do_not_exist_are_refused_with_the_ones_that_do(remote_
 
 
 async def test_a_server_that_cannot_start_is_an_error_that_shows_no_secret(
-    tmp_path: Path, scripted: ScriptedProvider
+    tmp_path: Path, scripted: ScriptedProvider, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     servers = server_settings(tmp_path, command=str(tmp_path / "no-such-server"), args=[ENV_SECRET])
     servers["down"] = {"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": HEADER_SECRET}, "timeout_s": 5}
     settings = load_settings(overrides={"data_dir": str(tmp_path / "data"), "mcp_servers": servers}, environ={})
@@ -185,3 +187,35 @@ async def test_a_server_that_cannot_start_is_an_error_that_shows_no_secret(
     shown = json.dumps(listing) + refused
     assert "MCP server 'local' could not be started" in refused
     assert ENV_SECRET not in shown and HEADER_SECRET not in shown
+    assert ENV_SECRET not in caplog.text and HEADER_SECRET not in caplog.text
+
+
+async def test_sse_servers_work_and_concurrent_first_calls_share_one_stdio_process(
+    tmp_path: Path, sse_tools_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = server_settings(tmp_path)
+    servers["legacy"] = {"url": sse_tools_url, "transport": "sse", "headers": {"X-Api-Key": HEADER_SECRET}}
+    settings = load_settings(overrides={"data_dir": str(tmp_path / "data"), "mcp_servers": servers}, environ={})
+    remote = RemoteServers(settings.mcp_servers)
+    answers: list[tuple[bool, str]] = []
+
+    async def echo(n: int) -> None:
+        answers.append(await remote.call("local", "echo", {"text": str(n)}))
+
+    caplog.set_level(logging.DEBUG)
+    try:
+        with anyio.fail_after(60):
+            listed = {t.name for t in await remote.list_tools("legacy")}
+            added = await remote.call("legacy", "add", {"a": 1, "b": 2})
+            header = await remote.call("legacy", "show_header", {"name": "X-Api-Key"})
+            async with anyio.create_task_group() as tg:
+                for n in range(4):
+                    tg.start_soon(echo, n)
+            starts = await remote.call("local", "started", {})
+    finally:
+        await remote.aclose()
+    assert {"echo", "add", "show_header"} <= listed
+    assert added == (True, "3") and header == (True, "***")
+    assert sorted(answers) == [(True, f"echo: {n}") for n in range(4)]
+    assert starts == (True, "1")  # four first calls at once started one process
+    assert HEADER_SECRET not in caplog.text and ENV_SECRET not in caplog.text

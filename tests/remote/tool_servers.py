@@ -1,8 +1,9 @@
 """Tiny MCP servers whose tools agents call in the remote-tool tests (run as real subprocesses).
 
     python tool_servers.py stdio         serve over stdin/stdout
-    python tool_servers.py http          serve Streamable HTTP on a free loopback port, printed as
-                                         ``listening on <port>`` once the socket is bound
+    python tool_servers.py http          serve Streamable HTTP (at /mcp) on a free loopback port,
+                                         printed as ``listening on <port>`` once the socket is bound
+    python tool_servers.py sse           the same with the legacy SSE transport (at /sse)
 
 Tools: ``echo(text)``, ``add(a, b)``, ``show_env(name)`` (an environment variable, to prove a
 configured secret is masked), ``show_header(name)`` (an HTTP request header), ``crash()`` (the
@@ -80,7 +81,8 @@ def main() -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     print(f"listening on {sock.getsockname()[1]}", flush=True)
-    config = uvicorn.Config(mcp.streamable_http_app(), log_level="warning")
+    app = mcp.sse_app() if sys.argv[1] == "sse" else mcp.streamable_http_app()
+    config = uvicorn.Config(app, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -5,8 +5,10 @@ for agents. It sits at the top beside ``server/`` because nothing below the MCP 
 ``mcp``; the process entry point builds it from the settings and hands it to the service.
 
 Servers come from the configuration only, so no client can make this process start a command.
-Every text this module returns or logs passes through `_Scrubber`: the configured ``env`` and
-``headers`` values (and credentials in URLs) become ``***``, whatever a server echoes back.
+Every text this module returns passes through `_Scrubber`: the configured ``env`` and ``headers``
+values (and credentials in URLs) become ``***``, whatever a server echoes back. So does every log
+record, ours and the libraries' (the ``mcp`` client logs whole messages at DEBUG): a filter on the
+root logger's handlers applies the same scrubber while the servers are open.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class RemoteServers:
     def __init__(self, settings: dict[str, McpServerSettings]) -> None:
         self._connections = {name: Connection(name, cfg) for name, cfg in settings.items()}
         self._scrub = _Scrubber([secret for cfg in settings.values() for secret in cfg.secrets()])
+        self._log_filter = _ScrubbingFilter(self._scrub)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self._log_filter)
         # Each server's listing, kept while the session it came from lives (a restarted server may differ).
         self._listed: dict[str, tuple[Live, list[RemoteTool]]] = {}
 
@@ -102,6 +107,8 @@ class RemoteServers:
     async def aclose(self) -> None:
         for connection in self._connections.values():
             await connection.aclose()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self._log_filter)
 
     def _connection(self, server: str) -> Connection:
         connection = self._connections.get(server)
@@ -135,9 +142,33 @@ class _Scrubber:
 
     def __init__(self, secrets: list[str]) -> None:
         # Longest first, so a secret containing another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
+        for secret in self.secrets:
             text = text.replace(secret, MASK)
         return redact_text(text)
+
+
+class _ScrubbingFilter(logging.Filter):
+    """Applies a `_Scrubber` to each record a handler emits, arguments and traceback included."""
+
+    def __init__(self, scrub: _Scrubber) -> None:
+        super().__init__()
+        self._scrub = scrub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._scrub.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit: the handler reports that itself
+            return True
+        scrubbed = self._scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._scrub(record.exc_text)
+        return True
