@@ -18,7 +18,8 @@ import logging
 from typing import Any
 
 import anyio
-from mcp.types import CallToolResult, TextContent
+from mcp import MCPError
+from mcp.types import CONNECTION_CLOSED, CallToolResult, TextContent
 
 from letta_mcp.config import McpServerSettings
 from letta_mcp.redact import MASK, redact_text
@@ -61,7 +62,7 @@ class RemoteServers:
         except StartError as e:
             raise RemoteToolError(f"MCP server {server!r} could not be started: {self._scrub(str(e))}") from None
         except Exception as e:
-            if live is not None:
+            if live is not None and not _refused(e):
                 await connection.drop(live)
             raise RemoteToolError(f"MCP server {server!r} failed to list its tools: {self._describe(e)}") from None
         tools = [
@@ -69,7 +70,7 @@ class RemoteServers:
                 server=server,
                 name=tool.name,
                 description=self._scrub(tool.description or ""),
-                input_schema=dict(tool.input_schema),
+                input_schema=json.loads(self._scrub(json.dumps(tool.input_schema))),
             )
             for tool in result.tools
         ]
@@ -94,8 +95,10 @@ class RemoteServers:
             )
         except StartError as e:
             return False, f"MCP server {server!r} could not be started: {self._scrub(str(e))}"
-        except Exception as e:  # the session died (a crash, a dropped connection): start afresh next time
-            if live is not None:
+        except Exception as e:
+            if _refused(e):  # an error answer: the session is fine
+                return False, f"MCP server {server!r} refused the call of {tool!r}: {self._describe(e)}"
+            if live is not None:  # the session died (a crash, a dropped connection): start afresh next time
                 await connection.drop(live)
             log.warning("MCP server %r: call of %r failed: %s", server, tool, self._describe(e))
             return False, (
@@ -121,6 +124,11 @@ class RemoteServers:
         while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
             error = error.exceptions[0]
         return self._scrub(f"{type(error).__name__}: {error}"[:500])
+
+
+def _refused(error: Exception) -> bool:
+    """Whether ``error`` is the server's error answer (as opposed to a session that ended)."""
+    return isinstance(error, MCPError) and error.code != CONNECTION_CLOSED
 
 
 def _outcome(result: CallToolResult, scrub: _Scrubber) -> tuple[bool, str]:
