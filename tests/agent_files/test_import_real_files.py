@@ -95,3 +95,15 @@ async def test_a_tool_listed_twice_is_recorded_once(service: AgentService) -> No
     with anyio.fail_after(10):
         result = await service.import_agent(json.dumps(doc))
     assert [t.name for t in result.agents[0].inactive_tools].count(custom["name"]) == 1
+
+
+async def test_block_limits_missing_meaningless_or_exceeded(service: AgentService) -> None:
+    doc = await document(fixture("memgpt_agent.af"))
+    first, second = doc["blocks"][0], doc["blocks"][1]
+    first["limit"], second["limit"] = -5, 3
+    with anyio.fail_after(10):
+        result = await service.import_agent(json.dumps(doc))
+        blocks = {b.label: b for b in (await service.get_agent(result.agents[0].agent.id)).blocks}
+    assert blocks[first["label"]].limit == max(service.settings.default_block_limit, len(first["value"]))
+    assert blocks[second["label"]].limit == len(second["value"])  # raised so nothing is lost, and said so
+    assert any(second["label"] in note and "raised" in note for note in result.notes)

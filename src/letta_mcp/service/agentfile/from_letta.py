@@ -166,7 +166,8 @@ def _block(source: BlockRecord, opts: ImportOptions, notes: list[str]) -> Block:
             f"Block label {label[:60]!r} can't be used: labels are 1-{MAX_LABEL_CHARS} characters without "
             "spaces or angle brackets."
         )
-    limit = source.limit or max(opts.default_block_limit, len(source.value))
+    # No limit, or a meaningless one (0, negative): the default, or the value's length if longer.
+    limit = source.limit if source.limit and source.limit > 0 else max(opts.default_block_limit, len(source.value))
     if len(source.value) > limit:
         notes.append(
             f"Block {label!r} holds {len(source.value)} characters, over its limit of {limit}; the limit was "
