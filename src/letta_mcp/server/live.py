@@ -12,10 +12,16 @@ agent, in both protocol eras the SDK serves:
 Subscribers only hear of their own principal's agents (full-access principals hear everything),
 so a subscription to another principal's URI is accepted but never fires: existence never leaks.
 Notifications are cues to refetch, delivered best-effort and never replayed.
+
+Delivery never delays or fails the request that made the change: the bus's listeners only enqueue,
+and each handshake-era connection has its own delivery task fed by a set of pending URIs (bounded
+by the URIs it watches; a URI changed twice before it was sent is sent once). A send that raises
+or stalls (up to `SEND_TIMEOUT_S`) affects only its own connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -95,9 +101,33 @@ Send = Callable[[str], Awaitable[None]]
 
 @dataclass
 class _Watcher:
+    """One connection's subscriptions and its delivery queue (the URIs changed but not yet sent)."""
+
     principal: Principal
     send: Send
     uris: set[str] = field(default_factory=set)
+    pending: dict[str, None] = field(default_factory=dict)  # ordered set, at most len(uris)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def offer(self, uri: str) -> None:
+        self.pending[uri] = None
+        self.wake.set()
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._deliver(), name="letta-mcp-notify")
+
+    async def _deliver(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.pending:
+                uri = next(iter(self.pending))
+                del self.pending[uri]
+                try:
+                    with anyio.move_on_after(SEND_TIMEOUT_S):
+                        await self.send(uri)
+                except Exception:  # a closed or broken connection: its own loss only
+                    log.warning("Could not notify a subscriber of %s", uri, exc_info=True)
 
 
 class LegacySubscriptions:
@@ -124,15 +154,18 @@ class LegacySubscriptions:
         watcher = self._watchers.get(connection)
         if watcher is not None:
             watcher.uris.discard(uri)
+            watcher.pending.pop(uri, None)
 
     def drop(self, connection: object) -> None:
-        self._watchers.pop(connection, None)
+        watcher = self._watchers.pop(connection, None)
+        if watcher is not None and watcher.task is not None:
+            watcher.task.cancel()
 
-    async def notify(self, uri: str, owner: str) -> None:
+    def notify(self, uri: str, owner: str) -> None:
+        """Queue ``uri`` for every connection watching it that may see ``owner``'s objects; never waits."""
         for watcher in list(self._watchers.values()):
             if uri in watcher.uris and watcher.principal.may_see(owner):
-                with anyio.move_on_after(SEND_TIMEOUT_S):
-                    await watcher.send(uri)
+                watcher.offer(uri)
 
 
 class LiveResources:
@@ -144,9 +177,10 @@ class LiveResources:
         self._unsubscribe = service.on_change(self._on_change)
 
     async def _on_change(self, change: Change) -> None:
+        # Both only enqueue (see the module docstring): the request that made the change never waits.
         for uri in uris_for(change):
             await self.bus.publish_owned(ResourceUpdated(uri=uri), change.owner)
-            await self.legacy.notify(uri, change.owner)
+            self.legacy.notify(uri, change.owner)
 
     def close(self) -> None:
         """Stop listening to the service (the server is being discarded)."""
