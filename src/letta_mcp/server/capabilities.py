@@ -36,6 +36,7 @@ from mcp.types import (
 )
 
 from letta_mcp.server.live import LiveResources
+from letta_mcp.server.resources import all_agents
 from letta_mcp.service import AgentService, NotFoundError, current_principal
 
 MAX_COMPLETIONS = 100  # the protocol's cap on values per completion
@@ -83,7 +84,7 @@ def install(mcp: MCPServer, service: AgentService, live: LiveResources) -> None:
 
 async def _agent_ids(service: AgentService, typed: str) -> list[str]:
     """Ids starting with ``typed``, then ids of agents whose name contains it (newest first)."""
-    agents = await service.list_agents(limit=1000)
+    agents = await all_agents(service)
     needle = typed.lower()
     by_id = [a.id for a in agents if a.id.startswith(typed)]
     by_name = [a.id for a in agents if needle and needle in a.name.lower() and a.id not in by_id]

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from mcp.server import MCPServer
 
+from letta_mcp.models import Agent
 from letta_mcp.server.errors import resource_errors
 from letta_mcp.server.schemas import AgentOut, AgentSummary
 from letta_mcp.service import AgentService
+
+AGENT_PAGE = 200
+
+
+async def all_agents(service: AgentService) -> list[Agent]:
+    """Every agent the acting principal may see, newest first, read page by page (never cut off at a
+    page size). An agent created meanwhile shifts the pages by one: ids already listed are skipped."""
+    agents: dict[str, Agent] = {}
+    offset = 0
+    while True:
+        page = await service.list_agents(limit=AGENT_PAGE, offset=offset)
+        for agent in page:
+            agents.setdefault(agent.id, agent)
+        if len(page) < AGENT_PAGE:
+            return list(agents.values())
+        offset += AGENT_PAGE
 
 
 def register(mcp: MCPServer, service: AgentService) -> None:
@@ -17,7 +34,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         description="All agents (id, name, model, tags), newest first.",
     )
     async def agents() -> str:
-        listed = await service.list_agents(limit=1000)
+        listed = await all_agents(service)
         return "[" + ",".join(AgentSummary.model_validate(a).model_dump_json() for a in listed) + "]"
 
     @mcp.resource(
