@@ -15,7 +15,6 @@ from letta_mcp.runtime.memory import MemoryStats, compile_system_message, same_c
 from letta_mcp.runtime.remote_tools import provider_rules
 from letta_mcp.runtime.tool_rules import render_rules
 from letta_mcp.store import Queries
-from letta_mcp.store.archival import ArchivalQueries
 
 
 async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> None:
@@ -49,7 +48,7 @@ async def refresh_system_message(q: Queries, agent: Agent, now: datetime) -> Non
 async def memory_stats(q: Queries, agent_id: str, *, previous_messages: int) -> MemoryStats:
     """The counts of ``<memory_metadata>``. Archival ones come from trigger-kept counters:
     O(attached archives) however many passages there are."""
-    archival_count, archival_tags = await ArchivalQueries(q.conn).stats_for_agent(agent_id)
+    archival_count, archival_tags = await q.archival.stats_for_agent(agent_id)
     return MemoryStats(
         previous_messages=previous_messages, archival_memories=archival_count, archival_tags=tuple(archival_tags)
     )
