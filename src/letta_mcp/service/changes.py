@@ -6,7 +6,9 @@ resource-updated notifications. The service never imports ``mcp``: this feed is 
 
 Events are cues, not payloads, and are delivered after the commit, at most once, in-process only
 (another process sharing the data directory does not hear them). A listener that raises is logged
-and skipped so one broken subscriber cannot fail the caller's request.
+and skipped so one broken subscriber cannot fail the caller's request. Listeners are awaited in the
+request that made the change, so they must only enqueue and return: anything that can wait (sending
+to a client) happens in the listener's own task (`letta_mcp.server.live` keeps one per connection).
 """
 
 from __future__ import annotations
