@@ -55,7 +55,7 @@ async def test_unordered_v1_context_keeps_the_window_and_drops_lettas_system_pro
     assert in_context[0].role is Role.system and "BigChungus" in (in_context[0].content or "")
 
 
-async def test_sleeptime_pair_shares_blocks_and_is_stored_disabled(service: AgentService) -> None:
+async def test_sleeptime_pair_shares_blocks_and_runs(service: AgentService) -> None:
     path = fixture("evie.af")
     with anyio.fail_after(10):
         result = await service.import_agent(await read(path))
@@ -64,10 +64,11 @@ async def test_sleeptime_pair_shares_blocks_and_is_stored_disabled(service: Agen
         sleeper_blocks = {b.id for b in (await service.get_agent(sleeper.agent.id)).blocks}
     assert len(main_blocks & sleeper_blocks) == 12  # the file shares 12 of its 13 blocks
     (group,) = result.groups
-    assert group.manager_type == "sleeptime" and not group.enabled
+    assert group.manager_type == "sleeptime" and group.enabled
     assert group.manager_agent_id == main.agent.id and group.agent_ids == [sleeper.agent.id]
     assert group.config == {"sleeptime_agent_frequency": 5}
-    assert any("not run yet" in note for note in result.notes)
+    assert any("runs in the background every few turns" in note for note in result.notes)
+    assert (await service.get_agent(main.agent.id)).sleeptime_agent_id == sleeper.agent.id
 
 
 async def test_tools_are_mapped_or_recorded_inactive_with_a_reason(service: AgentService) -> None:

@@ -46,7 +46,7 @@ async def test_import_real_file_lists_inactive_tools_and_groups(client: Client) 
             "manager_type": "sleeptime",
             "manager_agent_id": main["id"],
             "agent_ids": [sleeper["id"]],
-            "enabled": False,
+            "enabled": True,
         }
     ]
     assert all(t["reason"] for t in main["inactive_tools"])

@@ -32,9 +32,6 @@ from letta_mcp.service.changes import Change
 from letta_mcp.service.errors import InvalidRequestError
 from letta_mcp.service.limits import AgentConfig, PrincipalLimits
 from letta_mcp.store import Queries
-from letta_mcp.store.archival import ArchivalQueries
-from letta_mcp.store.groups import GroupQueries
-from letta_mcp.store.tool_records import InactiveToolQueries
 
 _ALL = 1_000_000_000  # "no limit" for the paging queries an export reads through
 
@@ -69,7 +66,7 @@ class AgentFilesMixin(ServiceBase):
             raise InvalidRequestError(f"messages must be 'all', 'in_context' or 'none'; got {messages!r}.")
         async with self.store.read() as q:
             agent = await self._require_agent(q, agent_id)
-            groups = await GroupQueries(q.conn).for_agent(agent_id)
+            groups = await q.groups.for_agent(agent_id)
             others = [a for g in groups for a in (g.manager_agent_id, *g.agent_ids) if a and a != agent_id]
             agents = [agent]
             for other in dict.fromkeys(others):
@@ -99,7 +96,7 @@ class AgentFilesMixin(ServiceBase):
                 history = sorted(window, key=lambda m: m.seq)
         passages = []
         if archival:
-            aq = ArchivalQueries(q.conn)
+            aq = q.archival
             own = await aq.own_archive(agent.id)
             if own is not None:
                 passages, _ = await aq.page(
@@ -117,7 +114,7 @@ class AgentFilesMixin(ServiceBase):
             blocks=await q.blocks.for_agent(agent.id),
             messages=history,
             in_context_order=context_order,
-            inactive_tools=await InactiveToolQueries(q.conn).for_agent(agent.id),
+            inactive_tools=await q.inactive_tools.for_agent(agent.id),
             passages=passages,
         )
 
@@ -198,14 +195,14 @@ class AgentFilesMixin(ServiceBase):
                     await q.blocks.link(agent.id, blocks[block_id])
                 await refresh_system_message(q, agent, now)  # seq 0 first: history starts at seq 1
                 await q.messages.insert(planned.messages)
-                await InactiveToolQueries(q.conn).insert(agent.id, planned.inactive_tools)
+                await q.inactive_tools.insert(agent.id, planned.inactive_tools)
                 if planned.passages:
                     if self.archival is None:
                         raise InvalidRequestError("Archival memory is not available, so passages can't be imported.")
                     await self.archival.memory.insert(q, agent, planned.passages, now)
                 await refresh_system_message(q, agent, now)  # the counts in <memory_metadata>
             for group in plan.groups:
-                await GroupQueries(q.conn).insert(group)
+                await q.groups.insert(group)
 
     def _model_available(self, handle: str) -> bool:
         try:

@@ -33,11 +33,13 @@ from letta_mcp.store.archival import ArchivalQueries
 from letta_mcp.store.blocks import BlockQueries
 from letta_mcp.store.calibration import CalibrationQueries
 from letta_mcp.store.errors import SchemaTooNewError, StoreError
+from letta_mcp.store.groups import GroupQueries
 from letta_mcp.store.messages import MessageQueries
 from letta_mcp.store.migrations import LATEST_VERSION, MIGRATIONS
 from letta_mcp.store.owners import OwnerQueries
 from letta_mcp.store.runs import RunQueries
 from letta_mcp.store.templates import TemplateQueries
+from letta_mcp.store.tool_records import InactiveToolQueries
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class Queries:
         self.templates = TemplateQueries(conn)
         self.calibration = CalibrationQueries(conn)
         self.archival = ArchivalQueries(conn)
+        self.groups = GroupQueries(conn)
+        self.inactive_tools = InactiveToolQueries(conn)
         self.owners = OwnerQueries(conn)
 
 

@@ -237,10 +237,12 @@ def _plan_group(group: Any, agent_ids: dict[str, str], opts: ImportOptions, note
     config = group.manager_config
     manager = resolve(who, "agent", config.manager_agent_id, agent_ids) if config.manager_agent_id else None
     members = [resolve(who, "agent", ref, agent_ids) for ref in group.agent_ids]
-    if config.manager_type == "sleeptime":
+    sleeptime = config.manager_type == "sleeptime" and manager is not None
+    if sleeptime:
         notes.append(
-            f"Sleep-time group {group.id}: both agents were imported and share their blocks; the pairing is "
-            "stored but not run yet (sleep-time execution is not available in letta-mcp)."
+            f"Sleep-time group {group.id}: both agents were imported and share their blocks; the sleep-time "
+            "agent runs in the background every few turns of the main agent (turn it off with "
+            "update_agent(enable_sleeptime=false))."
         )
     else:
         notes.append(f"Group {group.id} ({config.manager_type}) is stored but not run yet.")
@@ -252,6 +254,6 @@ def _plan_group(group: Any, agent_ids: dict[str, str], opts: ImportOptions, note
         agent_ids=[m for m in members if m != manager],
         config=extra,
         description=group.description,
-        enabled=False,
+        enabled=sleeptime,  # sleep-time pairs run here; other group kinds are stored only
         created_at=opts.now,
     )

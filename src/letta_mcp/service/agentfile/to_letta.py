@@ -172,7 +172,9 @@ def _agent(
         "base_template_id": None,
         "identity_ids": None,
         "message_buffer_autoclear": False,
-        "enable_sleeptime": False,
+        "enable_sleeptime": any(
+            g.enabled and g.manager_type == "sleeptime" and g.manager_agent_id == s.agent.id for g in groups
+        ),
         "response_format": None,
         "timezone": "UTC",
         "id": file_id,
