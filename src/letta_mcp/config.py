@@ -108,6 +108,8 @@ class McpServerSettings(BaseModel):
             raise ValueError("headers apply to a url server; a stdio server takes env")
         if self.command is None and (self.args or self.env):
             raise ValueError("args and env apply to a command (stdio) server; a url server takes headers")
+        if self.url is None and "transport" in self.model_fields_set:
+            raise ValueError("transport applies to a url server; a command server always talks over stdio")
         return self
 
     def secrets(self) -> list[str]:
