@@ -11,9 +11,11 @@ call as the client sees it.
     python benchmarks/e2e.py --quick    # seconds; CI runs this so it cannot rot
 
 Reports p50/p95 for messages 1–50, 251–300 and all of them (and the last 50), the p50 ratios of
-the later windows to the first, and messages/s with 10 agents sent to in parallel over HTTP (one
-MCP connection per agent). Every message must be answered with the model's reply; the exit status
-is 1 otherwise. Prints one JSON object.
+the later windows to the first, for the HTTP server also its CPU time per message over the same
+windows (from /proc: what other load on the machine barely changes), and messages/s with 10
+agents sent to in parallel over HTTP (one MCP connection per agent). One untimed message to
+another agent first pays the process's one-time ``import openai``. Every message must be answered
+with the model's reply; the exit status is 1 otherwise. Prints one JSON object.
 
 The server runs from whatever ``letta_mcp`` the environment imports, so ``PYTHONPATH=OTHER/src``
 times another checkout under the same conditions (for before/after comparisons).
@@ -86,8 +88,8 @@ async def stdio_client(data_dir: Path, model_url: str) -> AsyncIterator[Client]:
 
 
 @contextmanager
-def http_server(data_dir: Path, model_url: str) -> Iterator[str]:
-    """A ``serve --transport streamable-http --port 0`` subprocess; yields its MCP URL once healthy."""
+def http_server(data_dir: Path, model_url: str) -> Iterator[tuple[str, int]]:
+    """A ``serve --transport streamable-http --port 0`` subprocess; yields its MCP URL (once healthy) and pid."""
     process = subprocess.Popen(
         serve_command(data_dir, "--transport", "streamable-http", "--port", "0"),
         env=server_env(model_url, "INFO"),  # INFO: the start-up line names the port
@@ -125,7 +127,7 @@ def http_server(data_dir: Path, model_url: str) -> Iterator[str]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("letta-mcp serve never became healthy:\n" + "".join(lines))
             time.sleep(0.05)
-        yield f"{url[0]}/mcp"
+        yield f"{url[0]}/mcp", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -160,15 +162,31 @@ async def send(client: Client, agent_id: str, i: int, errors: list[str]) -> floa
     return elapsed_ms
 
 
-async def sequential(client: Client, messages: int) -> dict[str, Any]:
-    """``messages`` messages one after another to one new agent, each timed."""
-    agent_id = await create_agent(client, "e2e")
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) a process has used; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def sequential(client: Client, messages: int, server_pid: int | None = None) -> dict[str, Any]:
+    """``messages`` messages one after another to one new agent, each timed; with ``server_pid``,
+    also the server's CPU time per message (which other load on the machine barely changes)."""
     errors: list[str] = []
-    times = [await send(client, agent_id, i, errors) for i in range(messages)]
-    return summarize(times, errors)
+    # Not timed: a process's first model call imports openai and builds its client (~1 s, once).
+    await send(client, await create_agent(client, "warm-up"), 0, errors)
+    agent_id = await create_agent(client, "e2e")
+    times: list[float] = []
+    cpu = [cpu_s(server_pid) if server_pid else None]
+    for i in range(messages):
+        times.append(await send(client, agent_id, i, errors))
+        cpu.append(cpu_s(server_pid) if server_pid else None)
+    return summarize(times, errors, cpu)
 
 
-def summarize(times: list[float], errors: list[str]) -> dict[str, Any]:
+def summarize(times: list[float], errors: list[str], cpu: list[float | None]) -> dict[str, Any]:
     n = len(times)
     windows = {"1-50": (0, WINDOW), "251-300": (250, 300), f"{n - WINDOW + 1}-{n}": (n - WINDOW, n), f"1-{n}": (0, n)}
     stats = {
@@ -184,6 +202,12 @@ def summarize(times: list[float], errors: list[str]) -> dict[str, Any]:
         "ms": stats,
         "ratio_251_300": round(stats["251-300"]["p50"] / first, 3) if "251-300" in stats else None,
         "ratio_last_50": round(stats[f"{n - WINDOW + 1}-{n}"]["p50"] / first, 3),
+        # cpu[i] is read after message i: the server's CPU ms per message over each window
+        "server_cpu_ms_per_message": {
+            label: round((end - start) * 1000 / (b - a), 2)
+            for label, (a, b) in windows.items()
+            if 0 <= a < b <= n and (start := cpu[a]) is not None and (end := cpu[b]) is not None
+        },
     }
 
 
@@ -226,9 +250,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             async with stdio_client(root / "stdio", model_url) as client:
                 report["transports"]["stdio"] = await sequential(client, args.messages)
         if "http" in args.transports:
-            with http_server(root / "http", model_url) as url:
+            with http_server(root / "http", model_url) as (url, pid):
                 async with http_client(url) as client:
-                    report["transports"]["http"] = await sequential(client, args.messages)
+                    report["transports"]["http"] = await sequential(client, args.messages, pid)
                 report["http_parallel"] = await parallel_agents(url, args.agents, args.per_agent)
     report["machine"] = machine()
     report["load_avg_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}

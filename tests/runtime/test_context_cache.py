@@ -92,3 +92,21 @@ async def test_chat_forms_are_built_once_per_message_and_follow_the_window(tmp_p
         assert [c.content for c in third] == ["system", "m1", "m2", "m3", "m4"]
     finally:
         await store.close()
+
+
+async def test_chat_forms_of_a_context_that_is_not_the_cached_window_are_built_in_full(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "letta.db")
+    cache = ContextCache()
+    now = utcnow()
+    agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
+    try:
+        async with store.write() as q:
+            await q.agents.insert(agent)
+            await q.messages.insert([_msg(agent.id, 0, "system", role=Role.system), _msg(agent.id, 1, "m1")])
+            context = await cache.load(q, agent.id)
+        copies = [m.model_copy(update={"content": f"{m.content}, edited"}) for m in context]
+        assert [c.content for c in cache.chat_messages(agent.id, copies)] == ["system, edited", "m1, edited"]
+        assert [c.content for c in cache.chat_messages(agent.id, context[:1])] == ["system"]  # shorter than the window
+        assert [c.content for c in cache.chat_messages("unknown", context)] == ["system", "m1"]
+    finally:
+        await store.close()
