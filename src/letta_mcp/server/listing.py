@@ -2,9 +2,9 @@
 
 Pydantic's schemas repeat what a model does not need: a ``title`` for every field (the field name
 again, title-cased) and, for each optional argument, a ``null`` branch with ``"default": null``
-(an argument left out means the same). Caps that only fend off abuse (texts of 1,000 characters or
-more, lists of 50 items or more) are left out too: no model writes near them, and a call beyond one
-is still refused with a line that names the cap.
+(an argument left out means the same). Caps that only fend off abuse (texts of 100 characters or
+more: ids, names, documents; lists of 50 items or more) are left out too: a model does not write
+near them, and a call beyond one is still refused with a line that names the cap.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def clean_description(docstring: str) -> str:
     return "\n\n".join(re.sub(r"\s*\n\s*", " ", p) for p in paragraphs)
 
 
-_ABUSE_CAPS = {"maxLength": 1000, "maxItems": 50}
+_ABUSE_CAPS = {"maxLength": 100, "maxItems": 50}
 
 
 def lean_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
