@@ -76,6 +76,26 @@ class MultiAgentSettings(BaseModel):
     )
 
 
+class TaskSettings(BaseModel):
+    """Long turns served as MCP Tasks (the io.modelcontextprotocol/tasks extension)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="A send_message from a client that declared the extension becomes a task once its turn "
+        "runs longer than this.",
+    )
+    ttl_ms: int | None = Field(
+        default=None, ge=1000, description="Task lifetime promised to clients (None: unlimited; runs are kept)."
+    )
+    poll_interval_ms: int = Field(
+        default=1000, ge=10, le=600_000, description="How often clients are asked to poll tasks/get."
+    )
+
+
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
@@ -370,6 +390,7 @@ class Settings(BaseModel):
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="Per-principal limits on agents, sessions and streams."
     )
+    tasks: TaskSettings = Field(default_factory=TaskSettings, description="Long turns as MCP Tasks.")
 
     _lists = field_validator("tool_groups", mode="before")(_comma_list)
 

@@ -10,7 +10,8 @@ the modules inside it. One `AgentService` per process, created at process start:
 
 Modules: core.py (assembly, open/close), one module per concern (agents, conversation, memory,
 context, templates, runs, archival, browse, remote_tools), specs.py (validating agent and block specs), errors.py (the
-errors a caller can act on), changes.py (the committed-change feed), access.py (who is acting).
+errors a caller can act on), run_tasks.py (runs seen as MCP tasks), changes.py (the committed-change
+feed), access.py (who is acting).
 """
 
 from letta_mcp.runtime.context import ContextOverview
@@ -32,6 +33,7 @@ from letta_mcp.service.errors import (
 )
 from letta_mcp.service.memory import MemoryView
 from letta_mcp.service.remote_tools import RemoteToolListing
+from letta_mcp.service.run_tasks import RunProgress
 from letta_mcp.service.runs import RunDetails
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "RemoteTool",
     "RemoteToolListing",
     "RunDetails",
+    "RunProgress",
     "ServiceError",
     "acting_as",
     "build_providers",

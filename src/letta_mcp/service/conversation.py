@@ -102,15 +102,8 @@ class ConversationMixin(ServiceBase):
         result = await self.runs.wait(run)
         if result is None:  # cancelled before it started
             return TurnResult(run=await self.get_run(run.id))
-        if result.run.stop_reason is StopReason.context_window_overflow_in_system_prompt:
-            raise AgentUnavailableError(f"{result.run.error} (run {result.run.id})", run_id=result.run.id)
-        if result.run.stop_reason is StopReason.llm_api_error:
-            raise AgentUnavailableError(
-                f"The agent could not reply because its model ({agent.model}) failed: {result.run.error} "
-                f"Your message was saved in the agent's history (run {result.run.id}); send a new message "
-                "once the model is reachable.",
-                run_id=result.run.id,
-            )
+        if (error := unavailable_error(agent, result.run)) is not None:
+            raise error
         return result
 
     async def get_run_details(self, run_id: str) -> RunDetails:
@@ -181,3 +174,17 @@ class ConversationMixin(ServiceBase):
         if run is None or agent is None or not current_principal().may_see(agent.owner):
             raise NotFoundError(f"No run with id {run_id!r}. Run ids are returned by send_message.")
         return run
+
+
+def unavailable_error(agent: Agent, run: Run) -> AgentUnavailableError | None:
+    """The error a caller waiting for ``run`` gets when the agent could not reply at all."""
+    if run.stop_reason is StopReason.context_window_overflow_in_system_prompt:
+        return AgentUnavailableError(f"{run.error} (run {run.id})", run_id=run.id)
+    if run.stop_reason is StopReason.llm_api_error:
+        return AgentUnavailableError(
+            f"The agent could not reply because its model ({agent.model}) failed: {run.error} "
+            f"Your message was saved in the agent's history (run {run.id}); send a new message "
+            "once the model is reachable.",
+            run_id=run.id,
+        )
+    return None

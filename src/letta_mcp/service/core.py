@@ -34,6 +34,7 @@ from letta_mcp.service.context import ContextMixin
 from letta_mcp.service.conversation import ConversationMixin
 from letta_mcp.service.memory import MemoryMixin
 from letta_mcp.service.multi_agent import Messenger
+from letta_mcp.service.run_tasks import RunTasksMixin
 from letta_mcp.service.runs import RunService
 from letta_mcp.service.sleeptime import SleeptimeMixin
 from letta_mcp.service.templates import TemplatesMixin
@@ -43,6 +44,7 @@ from letta_mcp.store.lease import LeaseManager
 
 class AgentService(
     AgentsMixin,
+    RunTasksMixin,
     ConversationMixin,
     MemoryMixin,
     BlocksMixin,
