@@ -78,8 +78,8 @@ def check_tools(tools: list[str]) -> None:
     unknown = [t for t in tools if t not in BUILTIN_TOOLS and not t.startswith("mcp:")]
     if unknown:
         raise InvalidRequestError(
-            f"Unknown tool(s): {', '.join(unknown)}. Available tools: {', '.join(BUILTIN_TOOLS)}, and tools of "
-            "other MCP servers as 'mcp:<server>/<tool>' (see list_mcp_tools)."
+            f"Unknown tool(s): {', '.join(unknown)}. Available tools: {', '.join(BUILTIN_TOOLS)}. Tools of other "
+            "MCP servers are named 'mcp:<server>/<tool>' (see list_mcp_tools)."
         )
 
 
