@@ -29,6 +29,7 @@ from letta_mcp.server import (
 from letta_mcp.server.auth import principal_of, sdk_auth
 from letta_mcp.server.live import LiveResources
 from letta_mcp.server.mcp_server import LettaMCPServer
+from letta_mcp.server.tasks import TasksExtension
 from letta_mcp.service import AgentService, acting_as
 
 INSTRUCTIONS = """\
@@ -79,6 +80,7 @@ def create_server(
         auth=sdk_settings,
         subscriptions=live.bus,
         middleware=[act_as_caller],
+        extensions=[TasksExtension(service)],
     )
     for group, modules in TOOL_MODULES.items():
         with mcp.tool_group(group):

@@ -1,0 +1,278 @@
+"""The Tasks extension over Streamable HTTP, against real ``letta-mcp serve`` subprocesses.
+
+The model is a `FakeOpenAI` whose ``delay`` entries make a turn slower than the server's task
+threshold (0.2 s here), so a client that declares the extension gets a task, deterministically:
+the turn cannot finish before its model answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from http_harness import ServerProcess, start_server
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
+from task_client import CreateTaskResult, TasksClient, TaskState, cancel_task, get_task, poll
+
+from fake_openai import FakeOpenAI, delay, text, tool_call
+
+pytestmark = pytest.mark.anyio
+
+TASK_CONFIG = """
+[tasks]
+threshold_s = 0.2
+poll_interval_ms = 20
+ttl_ms = 3600000
+"""
+
+
+@pytest.fixture(scope="module")
+def task_server(tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path_factory.mktemp("tasks") / "data", model.base_url, config=TASK_CONFIG)
+    yield server
+    server.stop()
+
+
+@asynccontextmanager
+async def connect(url: str, *extensions: Any, token: str | None = None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60)) as http,
+        Client(streamable_http_client(url, http_client=http), extensions=list(extensions)) as client,  # type: ignore[arg-type]
+    ):
+        yield client
+
+
+async def new_agent(client: Client, **spec: Any) -> str:
+    created = await client.call_tool("create_agent", {"name": "tasker", **spec})
+    assert not created.is_error, created.content
+    assert created.structured_content is not None
+    return str(created.structured_content["id"])
+
+
+async def start_task(client: Client, agent_id: str, message: str, **arguments: Any) -> CreateTaskResult:
+    """send_message as a client holding the extension, keeping the task handle instead of resolving it."""
+    created = await client.session.call_tool(
+        "send_message", {"agent_id": agent_id, "message": message, **arguments}, allow_claimed=True
+    )
+    assert isinstance(created, CreateTaskResult), created
+    return created
+
+
+def finished(state: TaskState) -> bool:
+    return state.status in ("completed", "failed", "cancelled")
+
+
+async def test_slow_turn_becomes_a_task_and_completes(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(delay(1.0, text("a considered answer")))
+    tasks = TasksClient()
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, tasks) as client:
+            agent_id = await new_agent(client)
+            result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "think hard"})
+            assert not result.is_error, result.content
+            assert result.structured_content is not None
+            assert result.structured_content["reply"] == "a considered answer"
+            assert result.structured_content["status"] == "completed"
+            [created] = tasks.created
+            assert created.task_id == result.structured_content["run_id"]  # the task is the run
+            assert created.status == "working"
+            assert created.ttl_ms == 3_600_000 and created.poll_interval_ms == 20
+            # The task row was committed before the answer: the first poll already resolves.
+            assert tasks.seen[-1].status == "completed"
+            run = await client.call_tool("get_run", {"run_id": created.task_id})
+            assert run.structured_content is not None and run.structured_content["reply"] == "a considered answer"
+
+
+async def test_working_task_reports_its_step_and_last_tool(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(
+        tool_call("conversation_search", {"query": "tea"}),
+        delay(1.0, text("found nothing")),
+    )
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, TasksClient()) as client:
+            agent_id = await new_agent(client)
+            created = await start_task(client, agent_id, "what did I say about tea?")
+            working = await poll(
+                client.session, created.task_id, lambda s: "conversation_search" in (s.status_message or "")
+            )
+            assert working.status == "working"
+            assert working.status_message == "Step 1 of at most 50; last tool called: conversation_search."
+            done = await poll(client.session, created.task_id, finished)
+            assert done.status == "completed"
+            assert done.result is not None and done.result["structuredContent"]["reply"] == "found nothing"
+
+
+async def test_client_without_the_extension_gets_the_plain_result(
+    task_server: ServerProcess, model: FakeOpenAI
+) -> None:
+    model.reset()
+    model.script(delay(1.0, text("plain and slow")))
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url) as client:
+            agent_id = await new_agent(client)
+            result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "hello"})
+            assert not result.is_error, result.content
+            assert result.structured_content is not None
+            assert result.structured_content["reply"] == "plain and slow"
+            assert result.structured_content["status"] == "completed"
+            # background=true keeps today's answer too: the run, not a task.
+            model.script(text("later"))
+            queued = await client.call_tool("send_message", {"agent_id": agent_id, "message": "hi", "background": True})
+            assert queued.structured_content is not None and queued.structured_content["reply"] is None
+            await model.wait_for_requests(2)  # the queued turn took its answer before the next test scripts
+            # tasks/* are refused to a client that did not declare the extension.
+            with pytest.raises(MCPError) as refused:
+                await get_task(client.session, queued.structured_content["run_id"])
+            assert refused.value.error.code == -32021
+
+
+async def test_task_result_is_what_send_message_returns(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(delay(0.5, text("same either way")), text("same either way"))
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, TasksClient()) as client:
+            agent_id = await new_agent(client)
+            via_task = await client.call_tool("send_message", {"agent_id": agent_id, "message": "one"})
+        async with connect(task_server.mcp_url) as client:
+            plain = await client.call_tool("send_message", {"agent_id": agent_id, "message": "two"})
+    assert via_task.structured_content is not None and plain.structured_content is not None
+    assert via_task.structured_content.keys() == plain.structured_content.keys()
+    assert [m["message_type"] for m in via_task.structured_content["messages"]] == [
+        m["message_type"] for m in plain.structured_content["messages"]
+    ]
+    assert via_task.content[0].type == plain.content[0].type == "text"
+
+
+async def test_cancel_a_task(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(delay(1.5, tool_call("conversation_search", {"query": "x"})), text("never sent"))
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, TasksClient()) as client:
+            agent_id = await new_agent(client)
+            created = await start_task(client, agent_id, "start something long")
+            await cancel_task(client.session, created.task_id)
+            state = await poll(client.session, created.task_id, finished)
+            assert state.status == "cancelled"
+            assert state.status_message
+            assert model.remaining == 1  # stopped at the step boundary: the second model call never came
+
+
+async def test_unknown_task_is_invalid_params(task_server: ServerProcess) -> None:
+    with anyio.fail_after(30):
+        async with connect(task_server.mcp_url, TasksClient()) as client:
+            with pytest.raises(MCPError) as unknown:
+                await get_task(client.session, "run-does-not-exist")
+            assert unknown.value.error.code == INVALID_PARAMS
+            assert "Task not found" in unknown.value.error.message
+
+
+async def test_approval_through_input_required(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(tool_call("core_memory_append", {"label": "human", "content": "Likes tea."}), text("Noted."))
+    asked: list[TaskState] = []
+
+    async def approve(state: TaskState) -> dict[str, Any]:
+        asked.append(state)
+        [key] = state.input_requests or {}
+        return {key: {"action": "accept", "content": {"approve": True}}}
+
+    tasks = TasksClient(answer=approve)
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, tasks) as client:
+            agent_id = await new_agent(
+                client, tool_rules=[{"type": "requires_approval", "tool_name": "core_memory_append"}]
+            )
+            result = await client.call_tool(
+                "send_message", {"agent_id": agent_id, "message": "I like tea", "background": True}
+            )
+            assert result.structured_content is not None
+            assert result.structured_content["reply"] == "Noted."
+            [state] = asked
+            assert state.status == "input_required"
+            [request] = (state.input_requests or {}).values()
+            assert request["method"] == "elicitation/create"
+            assert "core_memory_append" in request["params"]["message"]
+            assert request["params"]["requestedSchema"]["required"] == ["approve"]
+            memory = await client.call_tool("get_memory", {"agent_id": agent_id})
+            assert "Likes tea." in str(memory.structured_content)
+
+
+async def test_denied_approval_tells_the_agent(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(tool_call("core_memory_append", {"label": "human", "content": "Secret."}), text("Understood."))
+
+    async def deny(state: TaskState) -> dict[str, Any]:
+        [key] = state.input_requests or {}
+        return {key: {"action": "decline"}}
+
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, TasksClient(answer=deny)) as client:
+            agent_id = await new_agent(
+                client, tool_rules=[{"type": "requires_approval", "tool_name": "core_memory_append"}]
+            )
+            result = await client.call_tool(
+                "send_message", {"agent_id": agent_id, "message": "remember this", "background": True}
+            )
+            assert result.structured_content is not None and result.structured_content["reply"] == "Understood."
+            memory = await client.call_tool("get_memory", {"agent_id": agent_id})
+            assert "Secret." not in str(memory.structured_content)
+
+
+async def test_another_principals_task_reads_as_unknown(
+    auth_server: ServerProcess, model: FakeOpenAI, tokens: Any
+) -> None:
+    model.reset()
+    model.script(delay(1.0, text("for alice only")))
+    with anyio.fail_after(60):
+        async with connect(auth_server.mcp_url, TasksClient(), token=tokens.alice) as alice:
+            agent_id = await new_agent(alice)
+            created = await start_task(alice, agent_id, "private", background=True)
+            async with connect(auth_server.mcp_url, TasksClient(), token=tokens.bob) as bob:
+                for call in (get_task, cancel_task):
+                    with pytest.raises(MCPError) as unknown:
+                        await call(bob.session, created.task_id)
+                    assert unknown.value.error.code == INVALID_PARAMS
+            state = await poll(alice.session, created.task_id, finished)
+            assert state.status == "completed"  # bob's cancel changed nothing
+
+
+async def test_restart_in_the_middle_of_polling(tmp_path: Path, model: FakeOpenAI) -> None:
+    """A finished task's result outlives the server; a turn the restart cut short reads cancelled."""
+    model.reset()
+    model.script(delay(0.5, text("kept on disk")), delay(30, text("cut short")))
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, model.base_url, config=TASK_CONFIG)
+    try:
+        with anyio.fail_after(60):
+            async with connect(server.mcp_url, TasksClient()) as client:
+                agent_id = await new_agent(client)
+                done = await start_task(client, agent_id, "first")
+                assert (await poll(client.session, done.task_id, finished)).status == "completed"
+                cut = await start_task(client, agent_id, "second")
+                await model.wait_for_requests(2)  # the second turn is waiting for its model
+                assert (await get_task(client.session, cut.task_id)).status == "working"
+    finally:
+        server.stop()
+    server = start_server(data_dir, model.base_url, config=TASK_CONFIG)
+    try:
+        with anyio.fail_after(60):
+            async with connect(server.mcp_url, TasksClient()) as client:
+                state = await get_task(client.session, done.task_id)
+                assert state.status == "completed"
+                assert state.result is not None and state.result["structuredContent"]["reply"] == "kept on disk"
+                interrupted = await get_task(client.session, cut.task_id)
+                assert interrupted.status == "cancelled"
+                assert interrupted.status_message is not None and interrupted.status_message.startswith("Interrupted")
+    finally:
+        server.stop()
