@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from letta_mcp.config import load_settings
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import ModelRequest, Role
 from letta_mcp.remote import RemoteServers
+from letta_mcp.runtime.remote_tools import RemoteToolError
 from letta_mcp.server import create_server
 from letta_mcp.service import AgentService, InvalidRequestError
 
@@ -219,3 +221,30 @@ async def test_sse_servers_work_and_concurrent_first_calls_share_one_stdio_proce
     assert sorted(answers) == [(True, f"echo: {n}") for n in range(4)]
     assert starts == (True, "1")  # four first calls at once started one process
     assert HEADER_SECRET not in caplog.text and ENV_SECRET not in caplog.text
+
+
+async def test_a_failed_start_is_not_retried_by_every_step(tmp_path: Path) -> None:
+    """A server that exits at once fails to start; the calls right after fail with the same reason
+    without starting it again (each step of an agent would otherwise wait for a new start)."""
+    log = tmp_path / "starts.log"
+    script = f"open({str(log)!r}, 'a').write('started\\n')"
+    settings = load_settings(
+        overrides={
+            "data_dir": str(tmp_path / "data"),
+            "mcp_servers": {"gone": {"command": sys.executable, "args": ["-c", script]}},
+        },
+        environ={},
+    )
+    remote = RemoteServers(settings.mcp_servers)
+    try:
+        with anyio.fail_after(60):
+            with pytest.raises(RemoteToolError, match="MCP server 'gone' could not be started") as first:
+                await remote.list_tools("gone")
+            with pytest.raises(RemoteToolError, match="MCP server 'gone' could not be started") as second:
+                await remote.list_tools("gone")
+            called = await remote.call("gone", "echo", {"text": "x"})
+    finally:
+        await remote.aclose()
+    assert str(second.value) == str(first.value)
+    assert called == (False, str(first.value))
+    assert log.read_text().splitlines() == ["started"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -25,6 +26,9 @@ from letta_mcp.config import McpServerSettings
 
 log = logging.getLogger(__name__)
 
+# After a failed start, calls within this many seconds fail at once with the same reason instead of
+# each waiting for another start (every step of an agent lists the server's tools).
+RETRY_START_AFTER_S = 10.0
 # An HTTP server may hold a response stream open while a tool runs; our own deadline (timeout_s,
 # applied around each call) is what bounds a call, so the transport's read timeout only needs to be long.
 _STREAM_READ_S = 3600.0
@@ -49,12 +53,20 @@ class Connection:
         self.settings = settings
         self._live: Live | None = None
         self._lock = anyio.Lock()  # one start at a time: concurrent first calls share one process
+        self._failed: tuple[float, str] | None = None  # when and why the last start failed
 
     async def session(self) -> Live:
         """The running session, started if there is none (callers bound the wait with their deadline)."""
         async with self._lock:
             if self._live is None:
-                self._live = await self._start()
+                if self._failed is not None and time.monotonic() - self._failed[0] < RETRY_START_AFTER_S:
+                    raise StartError(self._failed[1])
+                try:
+                    self._live = await self._start()
+                except StartError as e:
+                    self._failed = (time.monotonic(), str(e))
+                    raise
+                self._failed = None
             return self._live
 
     async def drop(self, live: Live) -> None:
