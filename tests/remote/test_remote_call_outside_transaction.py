@@ -137,3 +137,22 @@ async def test_an_agent_file_records_a_remote_tool_as_letta_does(gated: tuple[Ag
     # Imported back, it is recorded (inactive, like any other server's tool in a file), never dropped.
     [inactive] = imported.inactive_tools
     assert inactive.name == "note" and "MCP server 'gate'" in inactive.reason
+
+
+async def test_a_remote_call_waiting_for_approval_runs_once_approved(
+    gated: tuple[AgentService, GatedServers], scripted: ScriptedProvider
+) -> None:
+    service, gate = gated
+    gate.release.set()
+    scripted.add(call("mcp__gate__note", {}), reply("noted"))
+    agent = (
+        await service.create_agent(
+            tools=["mcp:gate/note"], tool_rules=[ToolRule(type="requires_approval", tool_name="mcp:gate/note")]
+        )
+    ).agent
+    with anyio.fail_after(30):
+        paused = await service.send_message(agent.id, "note it")
+        calls_while_paused = list(gate.calls)
+        resumed = await service.approve_run(paused.run.id, approve=True)
+    assert paused.run.stop_reason == "requires_approval" and calls_while_paused == []
+    assert resumed.reply == "noted" and gate.calls == ["note"] and gate.held_write == [False]
