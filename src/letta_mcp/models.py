@@ -88,6 +88,20 @@ class Agent(_Model):
     updated_at: datetime
 
 
+ToolRuleType = Literal[
+    "run_first",
+    "exit_loop",
+    "continue_loop",
+    "constrain_child_tools",
+    "parent_last_tool",
+    "conditional",
+    "max_count_per_step",
+    "required_before_exit",
+    "requires_approval",
+]
+"""Letta's tool rule types that letta-mcp enforces (see runtime/tool_rules.py)."""
+
+
 class ToolRule(BaseModel):
     """A Letta tool rule kept as given: ``type`` (run_first, exit_loop, continue_loop,
     constrain_child_tools, conditional, max_count_per_step, required_before_exit,

@@ -24,22 +24,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_args
 
-from letta_mcp.models import ToolRule
+from letta_mcp.models import ToolRule, ToolRuleType
 from letta_mcp.runtime.errors import RuntimeToolError
 
-RULE_TYPES: tuple[str, ...] = (
-    "run_first",
-    "exit_loop",
-    "continue_loop",
-    "constrain_child_tools",
-    "parent_last_tool",
-    "conditional",
-    "max_count_per_step",
-    "required_before_exit",
-    "requires_approval",
-)
+RULE_TYPES: tuple[str, ...] = get_args(ToolRuleType)
 
 
 class ToolRuleError(RuntimeToolError):

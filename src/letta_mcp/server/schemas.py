@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
-from letta_mcp.models import Message, Role, Run
+from letta_mcp.models import Message, Role, Run, ToolRuleType
 from letta_mcp.service import AgentDetails, RunDetails
 
 # Ids are ours ('agent-<uuid>'); the cap only keeps absurd input away from the store.
@@ -57,25 +57,11 @@ class FromDomain(BaseModel):
 
 
 class BlockInput(BaseModel):
-
     label: Label
     value: str = Field(default="", max_length=1_000_000)
     limit: int | None = Field(default=None, ge=1, le=1_000_000, description="Characters.")
     description: str | None = Field(default=None, max_length=10_000, description="What belongs in it.")
     read_only: bool = Field(default=False, description="The agent may not edit it.")
-
-
-ToolRuleType = Literal[
-    "run_first",
-    "exit_loop",
-    "continue_loop",
-    "constrain_child_tools",
-    "parent_last_tool",
-    "conditional",
-    "max_count_per_step",
-    "required_before_exit",
-    "requires_approval",
-]
 
 
 class ToolRuleIn(BaseModel):
@@ -336,12 +322,23 @@ class RunOut(SendMessageResult):
         run = details.run
         base = SendMessageResult.of(run, details.messages, details.reply)
         return cls(
-            **base.model_dump(), input=run.input, error=run.error, parent_run_id=run.parent_run_id,
+            **base.model_dump(),
+            input=run.input,
+            error=run.error,
+            parent_run_id=run.parent_run_id,
             created_at=run.created_at,
             completed_at=run.completed_at,
-            steps=[StepOut(index=s.index, model=s.model, prompt_tokens=s.usage.prompt_tokens,
-                           completion_tokens=s.usage.completion_tokens, finish_reason=s.finish_reason,
-                           error=s.error) for s in details.steps],
+            steps=[
+                StepOut(
+                    index=s.index,
+                    model=s.model,
+                    prompt_tokens=s.usage.prompt_tokens,
+                    completion_tokens=s.usage.completion_tokens,
+                    finish_reason=s.finish_reason,
+                    error=s.error,
+                )
+                for s in details.steps
+            ],
         )
 
 

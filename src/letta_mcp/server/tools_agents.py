@@ -40,14 +40,19 @@ ToolNames = Annotated[
 ]
 
 
+EnableSleeptime = Annotated[bool | None, Field(description="Add a sleep-time agent that curates its memory.")]
+SleeptimeFrequency = Annotated[
+    int | None, Field(ge=1, le=1000, description="Sleep-time run every N turns (default 5).")
+]
+ToolRules = Annotated[list[ToolRuleIn] | None, Field(max_length=100, description="Letta tool rules (see README).")]
+
+
 def register(mcp: MCPServer, service: AgentService) -> None:
     @mcp.tool(annotations=ToolAnnotations(title="Create agent", destructiveHint=False))
     @tool_errors
     async def create_agent(
         name: Annotated[str | None, Field(max_length=200)] = None,
-        persona: Annotated[
-            str | None, Field(description="Who it is.", max_length=1_000_000)
-        ] = None,
+        persona: Annotated[str | None, Field(description="Who it is.", max_length=1_000_000)] = None,
         human: Annotated[
             str | None,
             Field(
@@ -79,19 +84,10 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         template: Annotated[str | None, Field(max_length=200, description="Template name or id to start from.")] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="LLM calls per message.")] = None,
         context_window: ContextWindow = None,
-        include_multi_agent_tools: Annotated[
-            bool, Field(description="Tools to message your other agents.")
-        ] = False,
-        enable_sleeptime: Annotated[
-            bool | None, Field(description="Add a sleep-time agent that curates its memory.")
-        ] = None,
-        sleeptime_agent_frequency: Annotated[
-            int | None, Field(ge=1, le=1000, description="Sleep-time run every N turns (default 5).")
-        ] = None,
-        tool_rules: Annotated[
-            list[ToolRuleIn] | None,
-            Field(max_length=100, description="Letta tool rules (see README)."),
-        ] = None,
+        include_multi_agent_tools: Annotated[bool, Field(description="Tools to message your other agents.")] = False,
+        enable_sleeptime: EnableSleeptime = None,
+        sleeptime_agent_frequency: SleeptimeFrequency = None,
+        tool_rules: ToolRules = None,
     ) -> AgentOut:
         """Create a stateful agent (keep its `id`): one conversation, memory blocks it edits itself.
         Talk to it with send_message."""
@@ -151,16 +147,9 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         description: Annotated[str | None, Field(max_length=2000)] = None,
         max_steps: Annotated[int | None, Field(ge=1, le=1000)] = None,
         context_window: ContextWindow = None,
-        enable_sleeptime: Annotated[
-            bool | None, Field(description="Add a sleep-time agent that curates its memory.")
-        ] = None,
-        sleeptime_agent_frequency: Annotated[
-            int | None, Field(ge=1, le=1000, description="Sleep-time run every N turns (default 5).")
-        ] = None,
-        tool_rules: Annotated[
-            list[ToolRuleIn] | None,
-            Field(max_length=100, description="Letta tool rules (see README)."),
-        ] = None,
+        enable_sleeptime: EnableSleeptime = None,
+        sleeptime_agent_frequency: SleeptimeFrequency = None,
+        tool_rules: ToolRules = None,
     ) -> AgentSummary:
         """Change an agent's settings; only the arguments given change (memory: update_block)."""
         agent = await service.update_agent(
