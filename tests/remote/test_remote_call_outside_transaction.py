@@ -156,3 +156,12 @@ async def test_a_remote_call_waiting_for_approval_runs_once_approved(
         resumed = await service.approve_run(paused.run.id, approve=True)
     assert paused.run.stop_reason == "requires_approval" and calls_while_paused == []
     assert resumed.reply == "noted" and gate.calls == ["note"] and gate.held_write == [False]
+
+
+async def test_get_context_counts_the_schemas_of_remote_tools(gated: tuple[AgentService, GatedServers]) -> None:
+    service, _ = gated
+    plain = (await service.create_agent(tools=["memory_insert"])).agent
+    remote = (await service.create_agent(tools=["memory_insert", "mcp:gate/note"])).agent
+    with anyio.fail_after(30):
+        sections = [{s.name: s.tokens for s in (await service.get_context(a.id)).sections} for a in (plain, remote)]
+    assert sections[1]["tool_schemas"] > sections[0]["tool_schemas"]
