@@ -20,9 +20,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
-from task_client import CreateTaskResult, TasksClient, TaskState, cancel_task, get_task, poll
+from task_client import CreateTaskResult, TasksClient, TaskState, cancel_task, get_task, poll, update_task
 
-from fake_openai import FakeOpenAI, delay, text, tool_call
+from fake_openai import FakeOpenAI, delay, error, text, tool_call
 
 pytestmark = pytest.mark.anyio
 
@@ -276,3 +276,69 @@ async def test_restart_in_the_middle_of_polling(tmp_path: Path, model: FakeOpenA
                 assert interrupted.status_message is not None and interrupted.status_message.startswith("Interrupted")
     finally:
         server.stop()
+
+
+async def test_model_failure_completes_with_the_tool_error(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    """A turn whose model failed is an outcome the tool reports (is_error), so the task completes
+    with that result; `failed` is kept for JSON-RPC faults."""
+    model.reset()
+    model.script(delay(1.0, error(400)))
+    tasks = TasksClient()
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, tasks) as client:
+            agent_id = await new_agent(client)
+            result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "fail please"})
+    assert tasks.created, "the turn should have become a task"
+    assert result.is_error
+    assert "could not reply because its model" in result.content[0].text
+
+
+async def test_bad_approval_answer_is_refused_and_changes_nothing(
+    task_server: ServerProcess, model: FakeOpenAI
+) -> None:
+    model.reset()
+    model.script(tool_call("core_memory_append", {"label": "human", "content": "Maybe."}), text("Done."))
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url, TasksClient()) as client:
+            agent_id = await new_agent(
+                client, tool_rules=[{"type": "requires_approval", "tool_name": "core_memory_append"}]
+            )
+            created = await start_task(client, agent_id, "remember maybe", background=True)
+            paused = await poll(client.session, created.task_id, lambda s: s.status == "input_required")
+            [key] = paused.input_requests or {}
+            with pytest.raises(MCPError) as refused:
+                await update_task(client.session, created.task_id, {key: {"action": "accept", "content": {}}})
+            assert refused.value.error.code == INVALID_PARAMS
+            assert "approve" in refused.value.error.message
+            # An answer under a key that is not outstanding is ignored, as the spec asks.
+            await update_task(client.session, created.task_id, {"approve:other": {"action": "decline"}})
+            still = await get_task(client.session, created.task_id)
+            assert still.status == "input_required" and still.input_requests == paused.input_requests
+            await update_task(
+                client.session, created.task_id, {key: {"action": "accept", "content": {"approve": True}}}
+            )
+            done = await poll(client.session, created.task_id, finished)
+            assert done.status == "completed"
+            assert done.result is not None and done.result["structuredContent"]["reply"] == "Done."
+
+
+async def test_approve_run_becomes_a_task_too(task_server: ServerProcess, model: FakeOpenAI) -> None:
+    model.reset()
+    model.script(
+        tool_call("core_memory_append", {"label": "human", "content": "Approved later."}),
+        delay(1.0, text("Saved it.")),
+    )
+    tasks = TasksClient()
+    with anyio.fail_after(60):
+        async with connect(task_server.mcp_url) as plain:
+            agent_id = await new_agent(
+                plain, tool_rules=[{"type": "requires_approval", "tool_name": "core_memory_append"}]
+            )
+            paused = await plain.call_tool("send_message", {"agent_id": agent_id, "message": "note this"})
+            assert paused.structured_content is not None
+            assert paused.structured_content["status"] == "requires_approval"
+        async with connect(task_server.mcp_url, tasks) as client:
+            run_id = paused.structured_content["run_id"]
+            result = await client.call_tool("approve_run", {"run_id": run_id, "approve": True})
+    assert [t.task_id for t in tasks.created] == [run_id]
+    assert result.structured_content is not None and result.structured_content["reply"] == "Saved it."

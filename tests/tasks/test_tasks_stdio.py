@@ -96,3 +96,16 @@ async def test_another_process_and_a_restarted_one_answer_the_task(tmp_path: Pat
             assert state.status == "completed"
             assert state.result is not None
             assert state.result["structuredContent"]["reply"] == "from the shared store"
+
+
+async def test_a_turn_under_the_threshold_answers_plainly(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(text("quick"))
+    server = stdio_server(tmp_path / "data", fake_openai.base_url)
+    server.env = {**(server.env or {}), "LETTA_MCP_TASKS__THRESHOLD_S": "60"}
+    tasks = TasksClient()
+    with anyio.fail_after(60):
+        async with Client(server, extensions=[tasks]) as client:
+            agent_id = await new_agent(client)
+            result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "fast"})
+    assert result.structured_content is not None and result.structured_content["reply"] == "quick"
+    assert tasks.created == []

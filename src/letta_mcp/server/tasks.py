@@ -1,8 +1,8 @@
 """The MCP Tasks extension (``io.modelcontextprotocol/tasks``, SEP-2663): long turns as tasks.
 
-A client that declares the extension on its ``send_message`` request gets a `CreateTaskResult`
-instead of waiting once the turn runs longer than ``[tasks] threshold_s`` (at once with
-``background=true``); other clients keep the plain result. The task id is the run id and the run
+A client that declares the extension on its ``send_message`` (or ``approve_run``) request gets a
+`CreateTaskResult` instead of waiting once the turn runs longer than ``[tasks] threshold_s`` (at
+once with ``background=true``); other clients keep the plain result. The task id is the run id and the run
 row is the task: it is committed before the answer, so ``tasks/get`` resolves at once, after a
 restart and in any process sharing the data. Run status → task status: created/running →
 ``working`` (step n of max, last tool), requires_approval → ``input_required`` (the approval as an
@@ -33,8 +33,9 @@ from letta_mcp.server.schemas import SendMessageResult
 from letta_mcp.service import AgentService, ConflictError, NotFoundError, RunProgress, ServiceError
 
 TASKS = "io.modelcontextprotocol/tasks"
-# Tools whose calls may become tasks: each runs a turn and reports its run in `run_id`.
-TASK_TOOLS = frozenset({"send_message"})
+# Tools whose calls may become tasks: each runs a turn (a new one, or a paused one going on),
+# takes ``background`` and reports its run in ``run_id``.
+TASK_TOOLS = frozenset({"send_message", "approve_run"})
 UNFINISHED = frozenset({RunStatus.created, RunStatus.running})
 
 TaskId = Annotated[str, Field(max_length=100)]
@@ -149,7 +150,7 @@ class TasksExtension(Extension):
         }
 
     async def _outcome(self, run_id: str) -> CallToolResult:
-        """What send_message would have returned for this finished run."""
+        """What send_message (or approve_run) would have returned for this finished run."""
         try:
             turn = await self._service.run_outcome(run_id)
         except ServiceError as e:
