@@ -419,6 +419,8 @@ class Settings(BaseModel):
     @field_validator("default_model")
     @classmethod
     def _handle(cls, value: str) -> str:
+        if value == "client":  # lending the caller's model needs a sampling client: opt-in per agent only
+            raise ValueError("cannot be 'client' (the MCP client's model is opt-in per agent); use 'provider/model'")
         provider, sep, model = value.partition("/")
         if not (provider and sep and model):
             raise ValueError("must be 'provider/model', e.g. 'openai/gpt-4o-mini'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from letta_mcp.llm.base import LLMProvider, parse_model_handle
+from letta_mcp.llm.client_model import CLIENT_HANDLE, ClientModelProvider
 from letta_mcp.llm.errors import LLMConfigurationError
 
 
@@ -13,6 +14,8 @@ class ProviderRegistry:
 
     def __init__(self, providers: Mapping[str, LLMProvider]) -> None:
         self._providers = dict(providers)
+        # Not a configured endpoint: it lends the calling MCP client's model (opt-in per agent).
+        self._client = ClientModelProvider()
 
     @property
     def names(self) -> list[str]:
@@ -20,6 +23,8 @@ class ProviderRegistry:
 
     def resolve(self, handle: str) -> tuple[LLMProvider, str]:
         """The provider and its own model name for ``handle``; raises `LLMConfigurationError`."""
+        if handle == CLIENT_HANDLE:
+            return self._client, CLIENT_HANDLE
         name, model = parse_model_handle(handle)
         provider = self._providers.get(name)
         if provider is None:

@@ -74,7 +74,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         model: Annotated[
             str | None,
             Field(
-                description="'provider/model', e.g. 'openai/gpt-4o-mini'.",
+                description="'provider/model', e.g. 'openai/gpt-4o-mini'; 'client': your own model (sampling).",
                 max_length=200,
             ),
         ] = None,
@@ -141,7 +141,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         agent_id: AgentId,
         name: Annotated[str | None, Field(max_length=200)] = None,
         system: Annotated[str | None, Field(description="New system prompt.", max_length=200_000)] = None,
-        model: Annotated[str | None, Field(max_length=200, description="'provider/model'.")] = None,
+        model: Annotated[str | None, Field(max_length=200, description="'provider/model' or 'client'.")] = None,
         tools: ToolNames = None,
         tags: Annotated[list[str] | None, Field(description="Replaces all tags.")] = None,
         description: Annotated[str | None, Field(max_length=2000)] = None,

@@ -10,6 +10,8 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from letta_mcp.models import Role
+from letta_mcp.server.approvals import settle_approvals
+from letta_mcp.server.client_model import client_model
 from letta_mcp.server.errors import tool_errors
 from letta_mcp.server.schemas import (
     MAX_POSITION,
@@ -22,7 +24,7 @@ from letta_mcp.server.schemas import (
     date_bound,
     expand_all,
 )
-from letta_mcp.service import AgentService
+from letta_mcp.service import AgentService, TurnResult, lending
 
 RoleName = Literal["user", "assistant", "tool", "system"]
 
@@ -40,9 +42,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             Literal["user", "system"], Field(description="'system': a notice from the application, not the user.")
         ] = "user",
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="Cap on LLM calls for this turn.")] = None,
-        background: Annotated[
-            bool, Field(description="Return at once; get_run gives the reply.")
-        ] = False,
+        background: Annotated[bool, Field(description="Return at once; get_run gives the reply.")] = False,
         ctx: Context | None = None,
     ) -> SendMessageResult:
         """Send a new message to an agent; show its `reply` to the user. Messages to one agent run
@@ -52,10 +52,20 @@ def register(mcp: MCPServer, service: AgentService) -> None:
             if ctx is not None:
                 await ctx.report_progress(step, max_steps, message=f"step {step} done")
 
-        result = await service.send_message(
-            agent_id, message, role=Role(role), max_steps=max_steps, background=background,
-            on_step=None if background else progress,
-        )
+        async def decide(run_id: str, approve: bool, reason: str | None) -> TurnResult:
+            return await service.approve_run(run_id, approve=approve, reason=reason)
+
+        # An agent with model 'client' thinks with this caller's model, for as long as this call lasts.
+        with lending(client_model(ctx)):
+            result = await service.send_message(
+                agent_id,
+                message,
+                role=Role(role),
+                max_steps=max_steps,
+                background=background,
+                on_step=None if background else progress,
+            )
+            result = await settle_approvals(ctx, result, decide)
         return SendMessageResult.of(result.run, result.messages, result.reply)
 
     @mcp.tool(annotations=ToolAnnotations(title="List messages", readOnlyHint=True))
@@ -87,9 +97,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def search_messages(
         agent_id: AgentId,
-        query: Annotated[
-            str | None, Field(max_length=2000, description="Any of these words (omit: newest).")
-        ] = None,
+        query: Annotated[str | None, Field(max_length=2000, description="Any of these words (omit: newest).")] = None,
         roles: Annotated[list[RoleName] | None, Field(max_length=4, description="Default: user, assistant.")] = None,
         start_date: DateBound = None,
         end_date: Annotated[DateBound, Field(description="A date includes that day.")] = None,

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from letta_mcp.models import RunStatus
+from letta_mcp.server.client_model import client_model
 from letta_mcp.server.errors import resource_errors, tool_errors
 from letta_mcp.server.schemas import AgentId, RunList, RunOut, RunSummary, SendMessageResult
-from letta_mcp.service import AgentService
+from letta_mcp.service import AgentService, lending
 
 RunId = Annotated[str, Field(max_length=100)]
 
@@ -51,10 +53,12 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         approve: Annotated[bool, Field(description="false: deny the paused call(s).")],
         reason: Annotated[str | None, Field(max_length=10_000, description="Told to the agent on denial.")] = None,
         background: Annotated[bool, Field(description="Return at once; get_run gives the reply.")] = False,
+        ctx: Context | None = None,
     ) -> SendMessageResult:
         """Approve or deny the tool call a run paused on (stop_reason 'requires_approval'); the turn
         then goes on."""
-        result = await service.approve_run(run_id, approve=approve, reason=reason, background=background)
+        with lending(client_model(ctx)):  # the resumed turn of a 'client'-model agent thinks with ours
+            result = await service.approve_run(run_id, approve=approve, reason=reason, background=background)
         return SendMessageResult.of(result.run, result.messages, result.reply)
 
     @mcp.resource(

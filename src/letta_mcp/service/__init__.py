@@ -14,6 +14,8 @@ errors a caller can act on), run_tasks.py (runs seen as MCP tasks), changes.py (
 feed), access.py (who is acting).
 """
 
+from letta_mcp.llm.client_model import CLIENT_HANDLE, ClientModel, ClientModelError, lending
+from letta_mcp.runtime import TurnResult
 from letta_mcp.runtime.context import ContextOverview
 from letta_mcp.runtime.remote_tools import RemoteTool
 from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
@@ -37,6 +39,7 @@ from letta_mcp.service.run_tasks import RunProgress
 from letta_mcp.service.runs import RunDetails
 
 __all__ = [
+    "CLIENT_HANDLE",
     "LOCAL",
     "AgentDetails",
     "AgentPage",
@@ -47,6 +50,8 @@ __all__ = [
     "Change",
     "ChangeFeed",
     "ChangeListener",
+    "ClientModel",
+    "ClientModelError",
     "ConflictError",
     "ContextOverview",
     "ImportResult",
@@ -61,7 +66,9 @@ __all__ = [
     "RunDetails",
     "RunProgress",
     "ServiceError",
+    "TurnResult",
     "acting_as",
     "build_providers",
     "current_principal",
+    "lending",
 ]

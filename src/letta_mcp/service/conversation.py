@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from letta_mcp.llm.client_model import CLIENT_HANDLE, require_client_model
 from letta_mcp.llm.errors import LLMConfigurationError
 from letta_mcp.models import (
     Agent,
@@ -63,6 +64,7 @@ class ConversationMixin(ServiceBase):
             self.providers.resolve(agent.model)
         except LLMConfigurationError as e:
             raise AgentUnavailableError(str(e), run_id="") from e
+        check_client_model(agent, background=background)
 
         async def announce(run: Run) -> None:
             # The input message is committed even when the turn fails, so readers always hear of it.
@@ -87,6 +89,8 @@ class ConversationMixin(ServiceBase):
         async with self.store.read() as q:
             agent = await self._require_agent(q, run.agent_id)
             blocks_before = await q.blocks.for_agent(agent.id)
+        if background:  # a foreground resume without the client's model fails its run with the reason
+            check_client_model(agent, background=True)
 
         async def announce(finished: Run) -> None:
             await self._turn_finished(agent, blocks_before, finished)
@@ -174,6 +178,25 @@ class ConversationMixin(ServiceBase):
         if run is None or agent is None or not current_principal().may_see(agent.owner):
             raise NotFoundError(f"No run with id {run_id!r}. Run ids are returned by send_message.")
         return run
+
+
+def check_client_model(agent: Agent, *, background: bool) -> None:
+    """Refuse, before anything is written, a turn of a ``client``-model agent that could not think:
+    its model is the caller's, reachable only while the caller's request is open."""
+    if agent.model != CLIENT_HANDLE:
+        return
+    if background:
+        raise InvalidRequestError(
+            f"Agent {agent.id!r} thinks with your MCP client's model (model 'client'), which is only "
+            "reachable while your call is open: send with background=false, or give the agent its own "
+            "model with update_agent(model='provider/model')."
+        )
+    try:
+        require_client_model()
+    except LLMConfigurationError as e:
+        raise InvalidRequestError(
+            f"{e} Or give the agent its own model with update_agent(model='provider/model')."
+        ) from e
 
 
 def unavailable_error(agent: Agent, run: Run) -> AgentUnavailableError | None:
