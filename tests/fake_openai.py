@@ -15,6 +15,11 @@ built by the helpers below (``text``, ``tool_call``, ``tool_calls``, ``error``, 
 ``empty_choices``) or, in-process only, a callable ``fn(request_body) -> response dict``. When
 the script runs out the server answers HTTP 500 "fake script exhausted", so a test that makes
 more model calls than it scripted fails loudly. ``GET /v1/models`` lists one model.
+Local-server quirks (``FakeOpenAI(quirks={...})``, standalone ``--quirk NAME``), as Ollama, LM
+Studio, llama.cpp's ``llama-server`` and vLLM show them depending on version and flags:
+``no_models`` (``GET /v1/models`` answers 404), ``no_usage`` (completions carry no ``usage``) and
+``tool_calls_in_content`` (a scripted tool call arrives as JSON text in ``content``, in the
+``{"name": ..., "arguments": {...}}`` shape, with ``finish_reason`` "stop" and no ``tool_calls``).
 ``POST /v1/embeddings`` is not scripted: it answers every text with `fake_embedding` (a
 deterministic hashed bag of words, ``dimensions`` long, default 16), records each request body in
 ``embedding_requests``, and first answers with the HTTP statuses queued by ``fail_embeddings``.
@@ -40,7 +45,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -123,10 +128,19 @@ def _estimate_usage(body: dict[str, Any], completion: str) -> dict[str, int]:
             "total_tokens": prompt + completion_tokens}
 
 
+QUIRKS = frozenset({"no_models", "no_usage", "tool_calls_in_content"})
+
+
 def _completion(body: dict[str, Any], message: dict[str, Any], finish_reason: str,
-                usage: dict[str, int] | None) -> dict[str, Any]:
+                usage: dict[str, int] | None, quirks: frozenset[str] = frozenset()) -> dict[str, Any]:
     said = (message.get("content") or "") + json.dumps(message.get("tool_calls", []))
-    return {
+    if "tool_calls_in_content" in quirks and message.get("tool_calls"):
+        # What a server without a tool-call parser for the model's template passes through.
+        calls = [{"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+                 for c in message["tool_calls"]]
+        message = {"role": "assistant", "content": json.dumps(calls[0] if len(calls) == 1 else calls)}
+        finish_reason = "stop"
+    completion = {
         "id": f"chatcmpl-fake-{next(_ids)}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -134,6 +148,9 @@ def _completion(body: dict[str, Any], message: dict[str, Any], finish_reason: st
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}],
         "usage": usage or _estimate_usage(body, said),
     }
+    if "no_usage" in quirks:
+        del completion["usage"]
+    return completion
 
 
 def _wire_tool_call(call: dict[str, Any]) -> dict[str, Any]:
@@ -146,22 +163,23 @@ def _wire_tool_call(call: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _render(entry: Response, body: dict[str, Any], request: Request) -> JSONResponse:
-    """Turn one script entry into the HTTP response for ``body``."""
+async def _render(entry: Response, body: dict[str, Any], request: Request,
+                  quirks: frozenset[str] = frozenset()) -> JSONResponse:
+    """Turn one script entry into the HTTP response for ``body`` (as a server with ``quirks`` would)."""
     kind = entry.get("type")
     if kind == "text":
         message: dict[str, Any] = {"role": "assistant", "content": entry["content"]}
         if entry.get("reasoning") is not None:
             message["reasoning_content"] = entry["reasoning"]
         finish_reason = entry.get("finish_reason", "stop")
-        return JSONResponse(_completion(body, message, finish_reason, entry.get("usage")))
+        return JSONResponse(_completion(body, message, finish_reason, entry.get("usage"), quirks))
     if kind == "tool_call":
         # The standalone script format allows the one-call shorthand {"name": ..., "arguments": ...}.
         calls = entry.get("calls") or [{"id": entry.get("id"), "name": entry["name"],
                                         "arguments": entry.get("arguments", {})}]
         message = {"role": "assistant", "content": entry.get("content"),
                    "tool_calls": [_wire_tool_call(c) for c in calls]}
-        return JSONResponse(_completion(body, message, "tool_calls", entry.get("usage")))
+        return JSONResponse(_completion(body, message, "tool_calls", entry.get("usage"), quirks))
     if kind == "error":
         return JSONResponse(entry.get("body"), status_code=entry["status"], headers=entry.get("headers"))
     if kind == "empty_choices":
@@ -174,7 +192,7 @@ async def _render(entry: Response, body: dict[str, Any], request: Request) -> JS
             if await request.is_disconnected():
                 break
             await anyio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
-        return await _render(entry.get("then") or text("delayed answer"), body, request)
+        return await _render(entry.get("then") or text("delayed answer"), body, request, quirks)
     if kind == "remember":
         # A tiny deterministic agent: on a new user message, append it to a memory block; after
         # the tool result, reply quoting it. Lets many turns run from one sticky entry.
@@ -185,8 +203,8 @@ async def _render(entry: Response, body: dict[str, Any], request: Request) -> JS
             await anyio.sleep(entry["delay"])
         if last.get("role") == "user":
             call = {"name": "core_memory_append", "arguments": {"label": entry.get("label", "human"), "content": user}}
-            return await _render({"type": "tool_call", "calls": [call]}, body, request)
-        return await _render(text(f"ok: {user}"), body, request)
+            return await _render({"type": "tool_call", "calls": [call]}, body, request, quirks)
+        return await _render(text(f"ok: {user}"), body, request, quirks)
     return _fail(f"fake script entry has unknown type {kind!r}: {entry!r}")
 
 
@@ -216,9 +234,14 @@ class FakeOpenAI:
 
     ``port=0`` picks a free port. ``log_path``, if given, receives every chat request body as
     one JSON line (appended and flushed per request, so another process can follow it).
+    ``quirks`` (names from `QUIRKS`) make it answer like a local server (see the module docstring).
     """
 
-    def __init__(self, *, port: int = 0, log_path: str | Path | None = None) -> None:
+    def __init__(self, *, port: int = 0, log_path: str | Path | None = None, quirks: Iterable[str] = ()) -> None:
+        unknown = set(quirks) - QUIRKS
+        if unknown:
+            raise ValueError(f"unknown quirks {sorted(unknown)}; known: {sorted(QUIRKS)}")
+        self.quirks = frozenset(quirks)
         self._port = port
         self._log_path = Path(log_path) if log_path is not None else None
         self._lock = threading.Condition()  # notified on every chat request (see `wait_for_requests`)
@@ -348,7 +371,7 @@ class FakeOpenAI:
                 entry = entry(body)
             except Exception as exc:  # report it to the client instead of a bare 500
                 return _fail(f"fake script callable raised {exc!r}")
-        return await _render(entry, body, request)
+        return await _render(entry, body, request, self.quirks)
 
     async def _embeddings(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -365,6 +388,8 @@ class FakeOpenAI:
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _models(self, request: Request) -> JSONResponse:
+        if "no_models" in self.quirks:
+            return JSONResponse({"error": "Not Found"}, status_code=404)
         return JSONResponse({"object": "list", "data": [
             {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fake-openai"}]})
 
@@ -390,12 +415,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free)")
     parser.add_argument("--script", type=Path, help="JSON file with a list of response objects")
     parser.add_argument("--log", type=Path, help="append each chat request body to this file as JSON lines")
+    parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS),
+                        help="answer like a local server (repeatable)")
     args = parser.parse_args(argv)
 
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    with FakeOpenAI(port=args.port, log_path=args.log) as fake:
+    with FakeOpenAI(port=args.port, log_path=args.log, quirks=args.quirk) as fake:
         if args.script is not None:
             fake.script(*load_script(args.script))
         print(fake.base_url, flush=True)

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from letta_mcp.llm.client import PLACEHOLDER_KEY, build_client
+from letta_mcp.llm.content_tool_calls import tool_calls_in_content
 from letta_mcp.llm.errors import (
     ContextWindowExceededError,
     LLMAuthenticationError,
@@ -42,6 +43,7 @@ from letta_mcp.llm.errors import (
     LLMTimeoutError,
 )
 from letta_mcp.llm.openai_wire import WireEncoder
+from letta_mcp.llm.tokens import estimate_request, estimate_text
 from letta_mcp.models import ModelRequest, ModelResponse, ToolCall, Usage
 from letta_mcp.redact import redact_text, redact_url
 
@@ -106,13 +108,14 @@ class OpenAIProvider:
                 "use. Retry; if it persists, check that the server supports chat completions for this model."
             )
         try:
-            return _to_response(completion)
+            response = _to_response(completion)
         except (AttributeError, TypeError, ValueError) as exc:
             raise LLMInvalidResponseError(
                 f"The answer from the {self._where(request.model)} is not a chat completion this provider "
                 f"understands ({type(exc).__name__}: {exc}). Check that the base URL points at an "
                 "OpenAI-compatible /v1 endpoint."
             ) from exc
+        return _local_server_quirks(request, response)
 
     async def aclose(self) -> None:
         """Close the HTTP client (a later request would open a new one)."""
@@ -268,6 +271,22 @@ def _to_response(completion: ChatCompletion) -> ModelResponse:
         else Usage(),
         model=completion.model,
     )
+
+
+def _local_server_quirks(request: ModelRequest, response: ModelResponse) -> ModelResponse:
+    """Make up for what local servers leave out: tool calls they left as JSON text (see
+    `content_tool_calls`) and the ``usage`` some never report (estimated, so run totals and
+    limits still count the call)."""
+    if request.tools and not response.tool_calls and request.tool_choice != "none":
+        calls = tool_calls_in_content(response.content, {t.name for t in request.tools})
+        if calls:
+            response = response.model_copy(update={"content": None, "tool_calls": calls, "finish_reason": "tool_calls"})
+    if response.usage.total_tokens == 0:
+        said = (response.content or "") + "".join(c.name + c.arguments for c in response.tool_calls)
+        prompt, completion = estimate_request(request), estimate_text(said)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+        response = response.model_copy(update={"usage": usage})
+    return response
 
 
 def _tool_call(call: Any) -> ToolCall:
