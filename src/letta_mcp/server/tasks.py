@@ -25,6 +25,7 @@ from mcp.server.extension import Extension, MethodBinding
 from mcp.server.mcpserver import require_client_extension
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolRequestParams, CallToolResult, RequestParams, TextContent
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from letta_mcp.config import TaskSettings
@@ -66,8 +67,7 @@ class TasksExtension(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        capabilities = ctx.session.client_capabilities
-        if params.name not in TASK_TOOLS or not (capabilities and TASKS in (capabilities.extensions or {})):
+        if params.name not in TASK_TOOLS or not declares_tasks(ctx):
             return await call_next(ctx)
         arguments = params.arguments or {}
         wants_task = arguments.get("background") is True
@@ -156,6 +156,14 @@ class TasksExtension(Extension):
         except ServiceError as e:
             return CallToolResult(content=[TextContent(type="text", text=str(e))], is_error=True)
         return structured_result(SendMessageResult.of(turn.run, turn.messages, turn.reply))
+
+
+def declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether this request may be answered with a task: the client declared the extension, and
+    the wire is 2026-07-28 or later (older ones cannot carry a result type outside the core)."""
+    capabilities = ctx.session.client_capabilities
+    declared = capabilities is not None and TASKS in (capabilities.extensions or {})
+    return declared and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
 def structured_result(model: BaseModel) -> CallToolResult:
