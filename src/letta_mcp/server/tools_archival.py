@@ -10,15 +10,17 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, BaseModel, Field
 
-from letta_mcp.models import PassageHit
+from letta_mcp.models import NewPassage, PassageHit
 from letta_mcp.server.errors import tool_errors
 from letta_mcp.server.schemas import AgentId, DateBound, Deleted, FromDomain, date_bound
 from letta_mcp.service import AgentService
+from letta_mcp.service.archival import MAX_BATCH
 
 Tag = Annotated[str, Field(min_length=1, max_length=100)]
 Tags = Annotated[list[Tag] | None, Field(max_length=50)]
 TagMatch = Annotated[Literal["any", "all"], Field(description="'all': every tag.")]
 PassageId = Annotated[str, Field(max_length=100)]
+InsertText = Annotated[str, Field(min_length=1, max_length=1_000_000)]
 
 
 class PassageOut(FromDomain):
@@ -75,14 +77,19 @@ def register(mcp: MCPServer, service: AgentService) -> None:
     @tool_errors
     async def archival_insert(
         agent_id: AgentId,
-        text: Annotated[str, Field(min_length=1, max_length=1_000_000)],
+        text: Annotated[
+            InsertText | Annotated[list[InsertText], Field(min_length=1, max_length=MAX_BATCH)],
+            Field(description="A text, or a list of texts stored in one transaction (bulk)."),
+        ],
         tags: Tags = None,
         archive_id: Annotated[
             str | None, Field(max_length=100, description="An archive shared with the agent writable.")
         ] = None,
     ) -> InsertResult:
         """Store knowledge in an agent's archival memory (long text becomes several passages)."""
-        passages = await archival.insert(agent_id, text, tags=tags, archive_id=archive_id)
+        texts = [text] if isinstance(text, str) else text
+        items = [NewPassage(text=t, tags=list(tags or [])) for t in texts]
+        passages = await archival.insert_many(agent_id, items, archive_id=archive_id)
         return InsertResult(passage_ids=[p.id for p in passages], archive_id=passages[0].archive_id)
 
     @mcp.tool(annotations=ToolAnnotations(title="Search archival memory", readOnlyHint=True))
