@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.types import CallToolResult
@@ -176,3 +177,20 @@ async def test_an_agent_remembers_through_archival_memory_across_turns(
     system = scripted.requests[-1].messages[0].content or ""
     assert "- 1 total memories you created are stored in archival memory" in system
     assert "- Available archival memory tags: sarah" in system
+
+
+async def test_mcp_insert_takes_a_list_of_texts_in_one_call(client: Client, service: AgentService) -> None:
+    agent = (await service.create_agent(name="kb")).agent.id
+    texts = [f"Fact {i}: the lighthouse keeper's cat number {i} is called Tom{i}." for i in range(50)]
+    with anyio.fail_after(30):
+        refused = await client.call_tool("archival_insert", {"agent_id": agent, "text": [*texts[:3], ""]})
+        nothing = ok(await client.call_tool("archival_list", {"agent_id": agent, "limit": 10}))
+        inserted = ok(await client.call_tool("archival_insert", {"agent_id": agent, "text": texts, "tags": ["cats"]}))
+        found = ok(await client.call_tool("archival_search", {"agent_id": agent, "query": "Tom37", "top_k": 1}))
+        listed = ok(await client.call_tool("archival_list", {"agent_id": agent, "limit": 100, "order": "asc"}))
+
+    assert refused.is_error and nothing["passages"] == []  # one bad text: none of them is stored
+    assert [p["content"] for p in listed["passages"]] == texts  # one passage each, in order
+    assert [p["id"] for p in listed["passages"]] == inserted["passage_ids"]
+    (hit,) = found["results"]
+    assert hit["content"] == texts[37] and hit["tags"] == ["cats"]
