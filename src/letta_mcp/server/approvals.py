@@ -8,8 +8,10 @@ reply. Any other client, and a user who declines to answer, gets today's result:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
+from mcp import MCPError
 from mcp.server.elicitation import AcceptedElicitation
 from mcp.server.mcpserver import Context
 from mcp_types.version import is_version_at_least
@@ -17,6 +19,8 @@ from pydantic import BaseModel, Field
 
 from letta_mcp.models import Role, RunStatus
 from letta_mcp.service import TurnResult
+
+log = logging.getLogger(__name__)
 
 _NO_BACK_CHANNEL_SINCE = "2026-07-28"
 
@@ -42,7 +46,11 @@ async def settle_approvals(ctx: Context | None, result: TurnResult, decide: Deci
     reason)``; stop at the first question the user declines or cancels."""
     while result.run.status is RunStatus.requires_approval and can_elicit(ctx):
         assert ctx is not None  # can_elicit said so
-        answer = await ctx.elicit(_question(result), Approval)
+        try:
+            answer = await ctx.elicit(_question(result), Approval)
+        except MCPError as e:  # the client could not ask: the run keeps waiting for approve_run
+            log.warning("Run %s: asking for approval failed: %s", result.run.id, e)
+            break
         if not isinstance(answer, AcceptedElicitation):
             break
         result = await decide(result.run.id, answer.data.approve, answer.data.reason or None)

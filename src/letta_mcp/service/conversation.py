@@ -185,18 +185,18 @@ def check_client_model(agent: Agent, *, background: bool) -> None:
     its model is the caller's, reachable only while the caller's request is open."""
     if agent.model != CLIENT_HANDLE:
         return
-    if background:
-        raise InvalidRequestError(
-            f"Agent {agent.id!r} thinks with your MCP client's model (model 'client'), which is only "
-            "reachable while your call is open: send with background=false, or give the agent its own "
-            "model with update_agent(model='provider/model')."
-        )
     try:
         require_client_model()
     except LLMConfigurationError as e:
         raise InvalidRequestError(
             f"{e} Or give the agent its own model with update_agent(model='provider/model')."
         ) from e
+    if background:  # also a send_message turned into an MCP task
+        raise InvalidRequestError(
+            f"Agent {agent.id!r} thinks with your MCP client's model (model 'client'), which is only "
+            "reachable while your call is open, so it cannot run in the background (nor as an MCP task): "
+            "send with background=false, or give the agent its own model with update_agent(model='provider/model')."
+        )
 
 
 def unavailable_error(agent: Agent, run: Run) -> AgentUnavailableError | None:
