@@ -15,6 +15,7 @@ from mcp.types import (
     CreateMessageResultWithTools,
     ElicitRequestParams,
     ElicitResult,
+    ErrorData,
     SamplingCapability,
     SamplingToolsCapability,
     TextContent,
@@ -140,6 +141,47 @@ async def test_background_run_of_a_client_model_agent_is_refused(service: AgentS
             assert await snapshot(service) == before
     assert "background=false" in refused
     assert model.asked == []
+
+
+async def test_a_refused_sampling_request_fails_the_turn_with_the_clients_reason(service: AgentService) -> None:
+    async def refuse(_ctx: Any, _params: CreateMessageRequestParams) -> ErrorData:
+        return ErrorData(code=-1, message="the user rejected the sampling request")
+
+    with anyio.fail_after(30):
+        async with Client(create_server(service), mode="legacy", sampling_callback=refuse) as client:
+            agent_id = await client_agent(client)
+            refused = err(await client.call_tool("send_message", {"agent_id": agent_id, "message": "hi"}))
+            history = ok(await client.call_tool("list_messages", {"agent_id": agent_id}))
+    assert "the user rejected the sampling request" in refused
+    assert any(m.get("content") == "hi" for m in history["messages"])  # the message itself was kept
+
+
+async def test_approve_run_resumes_a_client_model_turn_with_the_clients_model(service: AgentService) -> None:
+    model = ClientModel(text('{"tool": "core_memory_append", "arguments": {"label": "human", "content": "Tall."}}'))
+    model.answers.append(text("Saved."))
+    with anyio.fail_after(30):
+        async with Client(create_server(service), mode="legacy", sampling_callback=model) as client:
+            created = await client.call_tool(
+                "create_agent", {"name": "careful", "model": "client", "tool_rules": APPROVAL_RULE}
+            )
+            agent_id = ok(created)["id"]
+            paused = ok(await client.call_tool("send_message", {"agent_id": agent_id, "message": "I am tall"}))
+            assert paused["status"] == "requires_approval"
+            resumed = ok(await client.call_tool("approve_run", {"run_id": paused["run_id"], "approve": True}))
+            memory = await human_block(client, agent_id)
+    assert resumed["reply"] == "Saved." and "Tall." in memory
+    assert len(model.asked) == 2
+
+
+async def test_update_agent_switches_to_and_from_the_client_model(service: AgentService) -> None:
+    with anyio.fail_after(30):
+        async with Client(create_server(service)) as client:
+            agent_id = ok(await client.call_tool("create_agent", {"name": "switcher"}))["id"]
+            lent = ok(await client.call_tool("update_agent", {"agent_id": agent_id, "model": "client"}))
+            back = ok(await client.call_tool("update_agent", {"agent_id": agent_id, "model": "openai/gpt-4o-mini"}))
+            bad = err(await client.call_tool("update_agent", {"agent_id": agent_id, "model": "clients"}))
+    assert lent["model"] == "client" and back["model"] == "openai/gpt-4o-mini"
+    assert "provider/model" in bad
 
 
 async def test_client_is_never_the_default_model(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ Sampler = Callable[[ModelRequest], Awaitable[ModelResponse]]
 class ClientModelError(LLMServerError):
     """The client's model failed to answer (what a `Sampler` raises)."""
 
+    retryable = False  # the client (often its user) refused: asking again the same way will not help
+
 
 @dataclass(frozen=True)
 class ClientModel:
