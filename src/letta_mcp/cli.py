@@ -9,6 +9,7 @@
     letta-mcp reassign-owner OLD NEW [--data-dir DIR]     give one principal's agents to another (ids kept)
     letta-mcp export AGENT_ID -o FILE.af [--messages all|in_context|none] [--no-archival]
     letta-mcp import FILE.af [--name NAME] [--strip-messages]   new agents from a Letta Agent File
+    letta-mcp chat [AGENT] [--data-dir DIR] [--config FILE]   talk to an agent (id or name) in the terminal
     letta-mcp --version
 
 Logs go to stderr: on the stdio transport, stdout carries the protocol.
@@ -130,6 +131,14 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("file", help="The .af file to import.")
     import_.add_argument("--name", help="New name for the file's main agent.")
     import_.add_argument("--strip-messages", action="store_true", help="Start without the file's history.")
+    chat = commands.add_parser(
+        "chat",
+        help="Talk to an agent in the terminal: see its replies, tool calls and memory edits as they happen "
+        "(/memory, /context, /history, /search TEXT, /quit). Servers on the same data directory may keep running.",
+        epilog="Example: OPENAI_BASE_URL=http://localhost:11434/v1 letta-mcp chat sam",
+    )
+    common(chat)
+    chat.add_argument("agent", nargs="?", help="The agent's id or name (a new agent if no agent has that name).")
     return parser
 
 
@@ -165,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(_reassign_owner, settings, args.old, args.new)
     if args.command in ("export", "import"):
         return anyio.run(_agent_file, settings, args)
+    if args.command == "chat":
+        return _chat(settings, args.agent)
 
     try:
         anyio.run(_serve, settings, "ui" if args.command == "ui" else args.transport)
@@ -271,6 +282,22 @@ def _remote_tools(settings: Settings) -> RemoteServers | None:
     from letta_mcp.remote import RemoteServers
 
     return RemoteServers(settings.mcp_servers)
+
+
+def _chat(settings: Settings, agent: str | None) -> int:
+    from functools import partial
+
+    import anyio
+
+    from letta_mcp.chat import run_chat
+
+    # The service's own INFO lines would interleave with the conversation.
+    logging.getLogger("letta_mcp").setLevel(max(logging.WARNING, logging.getLogger("letta_mcp").level))
+    try:
+        return anyio.run(partial(run_chat, settings, agent, remote_tools=_remote_tools(settings)))
+    except KeyboardInterrupt:  # the service closed as the cancellation unwound (turns marked interrupted)
+        print()
+        return 0
 
 
 async def _reindex(settings: Settings) -> int:
