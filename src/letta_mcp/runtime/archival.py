@@ -43,7 +43,7 @@ from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, ne
 from letta_mcp.runtime.archival_index import ArchivalIndexer
 from letta_mcp.runtime.errors import ArchivalError, ArchiveReadOnlyError
 from letta_mcp.store import Queries, Store
-from letta_mcp.store.lance import build_filter
+from letta_mcp.store.lance import PostFilter, build_filter
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ MAX_INSERT_CHARS = 1_000_000
 MAX_QUERY_CHARS = 10_000
 MAX_TAGS = 50
 MAX_TAG_CHARS = 100
+POST_FILTER_SHARE = 0.5
+"""Archives holding at least this share of all passages are searched unfiltered, then filtered
+(`letta_mcp.store.lance.PostFilter`); smaller ones are filtered first, which is then cheap."""
 RRF_K = 20
 """Reciprocal-rank fusion: score = Σ weight / (RRF_K + rank) over the full-text and vector lists."""
 FUSION_WEIGHTS = (1.0, 0.4)
@@ -258,10 +261,11 @@ class ArchivalMemory(ArchivalIndexer):
         lance = await self.open_index(q)  # first: opening checks for drift, may mark rows to re-index
         await self.flush_text(archive_ids, q)
         where = build_filter(archive_ids, tags=tag_list, match_all_tags=tag_match_mode == "all", start=start, end=end)
+        post = None if tag_list or start or end else await self._post_filter(archive_ids, q)
         pool = min(max(top_k * 3, 50), 300)  # candidates per list: fusion needs more than top_k
         lists: list[list[tuple[str, float]]] = []
         if mode != "vector":
-            lists.append(await lance.search_text(query, where, pool))
+            lists.append(await lance.search_text(query, where, pool, post))
         if mode in ("vector", "hybrid") or (mode == "auto" and await self.vectors_usable(lance, q)):
             assert self.space is not None
             vector = query_vector
@@ -273,8 +277,16 @@ class ArchivalMemory(ArchivalIndexer):
                         raise
                     log.warning("Embedding the query failed; searching full-text only", exc_info=True)
             if vector is not None:
-                lists.append(await lance.search_vectors(self.space, vector, where, pool))
+                lists.append(await lance.search_vectors(self.space, vector, where, pool, post))
         return await self._hits(lists, archive_ids, mode, top_k, q)
+
+    async def _post_filter(self, archive_ids: list[str], q: Queries | None) -> PostFilter | None:
+        """A `PostFilter` when these archives hold at least `POST_FILTER_SHARE` of all passages."""
+        async with contextlib.AsyncExitStack() as stack:
+            if q is None:
+                q = await stack.enter_async_context(self._store.read())
+            share = await q.archival.share_of(archive_ids)
+        return PostFilter(frozenset(archive_ids), share) if share >= POST_FILTER_SHARE else None
 
     async def embed_query(self, query: str) -> list[float] | None:
         """The query's vector for a search that will run inside a write transaction (an agent step's),

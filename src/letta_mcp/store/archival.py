@@ -309,6 +309,17 @@ class ArchivalQueries:
             row = await cur.fetchone()
         return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
+    async def share_of(self, archive_ids: list[str]) -> float:
+        """The fraction of all passages that these archives hold (from the archives' counters: no scan)."""
+        marks = ", ".join("?" for _ in archive_ids)
+        async with self._conn.execute(
+            f"SELECT COALESCE(SUM(CASE WHEN id IN ({marks}) THEN passage_count END), 0),"
+            " COALESCE(SUM(passage_count), 0) FROM archives",
+            archive_ids,
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] / row[1] if row and row[1] else 0.0
+
     async def count_indexed(self, target: IndexTarget) -> int:
         async with self._conn.execute(f"SELECT COUNT(*) FROM passages WHERE {_FLAG[target]} = 1") as cur:
             row = await cur.fetchone()
