@@ -8,10 +8,12 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pexpect
 import pytest
+from mcp import Client, StdioServerParameters
 
 from fake_openai import FakeOpenAI, delay, remember, text
 from terminal import DEADLINE_S, call, handshake, spawn_server, stop_with_ctrl_c
@@ -118,7 +120,8 @@ def test_an_agent_is_picked_from_the_list_and_ctrl_c_leaves_mid_turn(tmp_path: P
     chat.expect(r"1\. sam  \(agent-")
     chat.expect_exact("Agent (a number, or a name for a new agent): ")
     chat.sendline("1")
-    chat.expect_exact("Chatting with sam")
+    chat.expect(r"Chatting with sam \((agent-[0-9a-f-]+)")
+    agent_id = chat.match.group(1)
     chat.expect_exact("you> ")
     chat.sendline("are you slow?")
 
@@ -132,3 +135,20 @@ def test_an_agent_is_picked_from_the_list_and_ctrl_c_leaves_mid_turn(tmp_path: P
     chat.close()
     assert (chat.signalstatus, chat.exitstatus) == (None, 0), chat.before
     assert "Traceback" not in chat.before
+
+    async def runs_and_history() -> tuple[dict[str, Any], dict[str, Any]]:
+        params = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "letta_mcp", "serve", "--data-dir", str(tmp_path / "data")],
+            env={"LETTA_MCP_LOG_LEVEL": "WARNING"},
+        )
+        with anyio.fail_after(DEADLINE_S):
+            async with Client(params) as client:
+                runs = await client.call_tool("list_runs", {"agent_id": agent_id})
+                messages = await client.call_tool("list_messages", {"agent_id": agent_id})
+        assert runs.structured_content is not None and messages.structured_content is not None
+        return runs.structured_content, messages.structured_content
+
+    runs, messages = anyio.run(runs_and_history)
+    assert [r["status"] for r in runs["runs"]] == ["interrupted", "completed"]  # newest first
+    assert "are you slow?" in [m.get("content") for m in messages["messages"]]
