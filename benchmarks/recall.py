@@ -1,7 +1,12 @@
 """Archival recall on LoCoMo, through the real service: how often search finds the evidence turns.
 
     python benchmarks/recall.py --data ../shared/data/locomo-dev.json [--embedder none|local|provider/model]
+    python benchmarks/recall.py --data ../shared/data/locomo-dev.json --split tune   # for tuning only
     python benchmarks/recall.py --quick            # a generated synthetic set, seconds (CI)
+
+Splits: ``tune`` = conversations 0-1 of the file, ``report`` (the default) = the others (2-4 of the
+dev file), ``all`` = every one. Every search parameter is chosen on ``tune`` alone, so the
+``report`` figures predict what users get on conversations the parameters never saw.
 
 Each conversation becomes one agent (`AgentService` on a fresh tmp data dir, no LLM); every turn is
 stored with `ArchivalService.insert_many` as one passage, text ``[<session date_time>] <Speaker>:
@@ -23,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,12 @@ from letta_mcp.config import load_settings
 from letta_mcp.models import NewPassage
 from letta_mcp.service import AgentService
 
+TUNE_CONVERSATIONS = 2
+SPLITS: dict[str, Callable[[list[Conversation]], list[Conversation]]] = {
+    "tune": lambda convs: convs[:TUNE_CONVERSATIONS],
+    "report": lambda convs: convs[TUNE_CONVERSATIONS:],
+    "all": lambda convs: convs,
+}
 _DATE = re.compile(r"(\d{1,2}):(\d{2})\s*(am|pm)\s+on\s+(\d{1,2})\s+(\w+),?\s+(\d{4})", re.IGNORECASE)
 
 
@@ -112,7 +124,9 @@ async def _run(service: AgentService, conversations: list[Conversation], args: a
         "data": "synthetic (--quick)" if args.quick else str(args.data),
         "embedder": args.embedder,
         "options": {"date": not args.no_date, "caption": not args.no_caption, "top_k": TOP_K},
+        "split": "synthetic" if args.quick else args.split,
         "conversations": len(conversations),
+        "conversation_ids": [c.sample_id for c in conversations],
         "turns": sum(len(c.turns) for c in conversations),
         "questions": sum(len(c.questions) for c in conversations),
         "modes": results,
@@ -133,7 +147,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--data", type=Path, help="a LoCoMo-format JSON file (e.g. ../shared/data/locomo-dev.json)")
     source.add_argument("--quick", action="store_true", help="a small generated synthetic set (seconds; for CI)")
     parser.add_argument("--embedder", default="none", help="none (default: full-text only), local, or provider/model")
-    parser.add_argument("--conversations", type=int, default=None, help="only the first N conversations")
+    parser.add_argument("--split", choices=sorted(SPLITS), default="report", help="which conversations (see above)")
+    parser.add_argument("--conversations", type=int, default=None, help="only the first N of the split")
     parser.add_argument("--no-date", action="store_true", help="leave the session date out of the stored text")
     parser.add_argument("--no-caption", action="store_true", help="leave shared-image captions out of the text")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
@@ -142,7 +157,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    conversations = parse_conversations(generate()) if args.quick else load_locomo(args.data)
+    conversations = parse_conversations(generate()) if args.quick else SPLITS[args.split](load_locomo(args.data))
     conversations = conversations[: args.conversations] if args.conversations else conversations
     report = asyncio.run(run(conversations, args))
     text = json.dumps(report, indent=2)
