@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.client.client import ConnectMode
 from mcp.types import (
     CreateMessageRequestParams,
     CreateMessageResult,
@@ -209,48 +210,65 @@ async def approval_agent(client: Client) -> str:
     return ok(created)["id"]
 
 
+ERAS = pytest.mark.parametrize("mode", ["legacy", "auto"])  # 2025-11-25: asked mid-call; 2026-07-28: by retry
+
+
+@ERAS
 async def test_approval_is_asked_by_elicitation_and_the_turn_goes_on(
-    service: AgentService, scripted: ScriptedProvider
+    service: AgentService, scripted: ScriptedProvider, mode: ConnectMode
 ) -> None:
     scripted.add(call("core_memory_append", {"label": "human", "content": "Likes jazz."}), reply("Noted."))
     user = User(ElicitResult(action="accept", content={"approve": True}))
     with anyio.fail_after(30):
-        async with Client(create_server(service), mode="legacy", elicitation_callback=user) as client:
+        async with Client(create_server(service), mode=mode, elicitation_callback=user) as client:
             agent_id = await approval_agent(client)
             sent = ok(await client.call_tool("send_message", {"agent_id": agent_id, "message": "I like jazz"}))
             memory = await human_block(client, agent_id)
+            history = ok(await client.call_tool("list_messages", {"agent_id": agent_id, "roles": ["user"]}))
     assert sent["status"] == "completed" and sent["reply"] == "Noted."
     assert "Likes jazz." in memory
     [question] = user.asked
     assert "core_memory_append" in question.message and "Likes jazz." in question.message
+    assert [m["content"] for m in history["messages"]] == ["I like jazz"]  # the retry sent nothing new
 
 
-async def test_a_denial_and_its_reason_reach_the_agent(service: AgentService, scripted: ScriptedProvider) -> None:
+@ERAS
+@pytest.mark.parametrize(
+    ("answer", "told"),
+    [
+        (ElicitResult(action="accept", content={"approve": False, "reason": "keep that private"}), "keep that private"),
+        (ElicitResult(action="decline"), "The user declined."),
+    ],
+)
+async def test_a_denial_and_its_reason_reach_the_agent(
+    service: AgentService, scripted: ScriptedProvider, mode: ConnectMode, answer: ElicitResult, told: str
+) -> None:
     scripted.add(call("core_memory_append", {"label": "human", "content": "Secret."}), reply("Understood."))
-    user = User(ElicitResult(action="accept", content={"approve": False, "reason": "keep that private"}))
     with anyio.fail_after(30):
-        async with Client(create_server(service), mode="legacy", elicitation_callback=user) as client:
+        async with Client(create_server(service), mode=mode, elicitation_callback=User(answer)) as client:
             agent_id = await approval_agent(client)
             sent = ok(await client.call_tool("send_message", {"agent_id": agent_id, "message": "remember"}))
             memory = await human_block(client, agent_id)
     assert sent["reply"] == "Understood."
     assert "Secret." not in memory
     tool_result = [m for m in scripted.requests[-1].messages if m.role is Role.tool][-1]
-    assert "keep that private" in (tool_result.content or "")
+    assert told in (tool_result.content or "")
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_without_an_answer_the_run_waits_for_approve_run(
+@pytest.mark.parametrize("mode", ["legacy", "auto", "no elicitation"])
+async def test_without_a_decision_the_run_waits_for_approve_run(
     service: AgentService, scripted: ScriptedProvider, mode: str
 ) -> None:
-    # legacy: the user declines to answer; auto (2026-07-28): there is no way to ask mid-call.
+    # The user cancels the question (either era), or the client cannot be asked at all.
     scripted.add(call("core_memory_append", {"label": "human", "content": "Maybe."}), reply("Done."))
-    user = User(ElicitResult(action="decline"))
+    user = User(ElicitResult(action="cancel"))
+    callback = None if mode == "no elicitation" else user
+    era: ConnectMode = "auto" if mode == "no elicitation" else mode
     with anyio.fail_after(30):
-        async with Client(create_server(service), mode=mode, elicitation_callback=user) as client:  # type: ignore[arg-type]
+        async with Client(create_server(service), mode=era, elicitation_callback=callback) as client:
             agent_id = await approval_agent(client)
             paused = ok(await client.call_tool("send_message", {"agent_id": agent_id, "message": "note"}))
             assert paused["status"] == "requires_approval"
             resumed = ok(await client.call_tool("approve_run", {"run_id": paused["run_id"], "approve": True}))
     assert resumed["reply"] == "Done."
-    assert len(user.asked) == (1 if mode == "legacy" else 0)
+    assert len(user.asked) == (0 if callback is None else 1)

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
+from mcp.types import InputRequiredResult, ToolAnnotations
 from pydantic import Field
 
 from letta_mcp.models import Role
-from letta_mcp.server.approvals import settle_approvals
+from letta_mcp.server.approvals import answered, ask_by_retry, settle_approvals
 from letta_mcp.server.client_model import client_model
 from letta_mcp.server.errors import tool_errors
 from letta_mcp.server.schemas import (
@@ -44,7 +44,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         max_steps: Annotated[int | None, Field(ge=1, le=1000, description="Cap on LLM calls for this turn.")] = None,
         background: Annotated[bool, Field(description="Return at once; get_run gives the reply.")] = False,
         ctx: Context | None = None,
-    ) -> SendMessageResult:
+    ) -> SendMessageResult | InputRequiredResult:
         """Send a new message to an agent; show its `reply` to the user. Messages to one agent run
         one at a time, in order."""
 
@@ -57,16 +57,19 @@ def register(mcp: MCPServer, service: AgentService) -> None:
 
         # An agent with model 'client' thinks with this caller's model, for as long as this call lasts.
         with lending(client_model(ctx)):
-            result = await service.send_message(
-                agent_id,
-                message,
-                role=Role(role),
-                max_steps=max_steps,
-                background=background,
-                on_step=None if background else progress,
-            )
+            # A retry carrying the user's answer to an approval question goes on with that run.
+            result = await answered(ctx, service, agent_id, decide)
+            if result is None:
+                result = await service.send_message(
+                    agent_id,
+                    message,
+                    role=Role(role),
+                    max_steps=max_steps,
+                    background=background,
+                    on_step=None if background else progress,
+                )
             result = await settle_approvals(ctx, result, decide)
-        return SendMessageResult.of(result.run, result.messages, result.reply)
+        return ask_by_retry(ctx, result) or SendMessageResult.of(result.run, result.messages, result.reply)
 
     @mcp.tool(annotations=ToolAnnotations(title="List messages", readOnlyHint=True))
     @tool_errors
