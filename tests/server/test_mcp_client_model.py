@@ -272,3 +272,16 @@ async def test_without_a_decision_the_run_waits_for_approve_run(
             resumed = ok(await client.call_tool("approve_run", {"run_id": paused["run_id"], "approve": True}))
     assert resumed["reply"] == "Done."
     assert len(user.asked) == (0 if callback is None else 1)
+
+
+async def test_compact_context_summarizes_with_the_clients_model(service: AgentService) -> None:
+    model = ClientModel(text("Hello!"), text("Sure."), text("The user greeted the agent twice."))
+    with anyio.fail_after(30):
+        async with Client(create_server(service), mode="legacy", sampling_callback=model) as client:
+            agent_id = await client_agent(client)
+            for message in ("hi", "hi again"):
+                ok(await client.call_tool("send_message", {"agent_id": agent_id, "message": message}))
+            compacted = ok(await client.call_tool("compact_context", {"agent_id": agent_id}))
+    assert compacted["summarized"] is True
+    assert "The user greeted the agent twice." in (compacted["summary"] or "")
+    assert "hi" in str(model.asked[-1].messages)  # the client's model read what it summarized

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import AliasChoices, BaseModel, Field
 
+from letta_mcp.server.client_model import client_model
 from letta_mcp.server.errors import resource_errors, tool_errors
 from letta_mcp.server.schemas import AgentId, FromDomain
-from letta_mcp.service import AgentService
+from letta_mcp.service import AgentService, lending
 
 
 class ContextSection(FromDomain):
@@ -66,9 +68,10 @@ def register(mcp: MCPServer, service: AgentService) -> None:
 
     @mcp.tool(annotations=ToolAnnotations(title="Compact context window", destructiveHint=False))
     @tool_errors
-    async def compact_context(agent_id: AgentId) -> CompactOut:
+    async def compact_context(agent_id: AgentId, ctx: Context | None = None) -> CompactOut:
         """Summarize the oldest messages out of the context window now (they stay searchable)."""
-        result = await service.compact_context(agent_id)
+        with lending(client_model(ctx)):  # a 'client'-model agent's summary is written by our model
+            result = await service.compact_context(agent_id)
         after = ContextOut.model_validate(await service.get_context(agent_id))
         if result is None:
             return CompactOut(
