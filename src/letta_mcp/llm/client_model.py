@@ -38,8 +38,8 @@ class ClientModel:
 
 
 _NOT_BOUND = (
-    "This agent thinks with the calling MCP client's model (model 'client'), so it can only run in "
-    "the foreground of a send_message or approve_run call from a client that supports sampling."
+    "This agent thinks with the calling MCP client's model (model 'client'), so it can only think "
+    "during a send_message, approve_run or compact_context call from a client that supports sampling."
 )
 _current: ContextVar[ClientModel | None] = ContextVar("letta_mcp_client_model", default=None)
 
