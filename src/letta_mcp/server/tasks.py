@@ -38,6 +38,8 @@ TASKS = "io.modelcontextprotocol/tasks"
 # takes ``background`` and reports its run in ``run_id``.
 TASK_TOOLS = frozenset({"send_message", "approve_run"})
 UNFINISHED = frozenset({RunStatus.created, RunStatus.running})
+# The status-specific fields of a DetailedTask (tasks/get), absent from a CreateTaskResult.
+DETAIL_KEYS = frozenset({"result", "error", "inputRequests"})
 
 TaskId = Annotated[str, Field(max_length=100)]
 
@@ -82,7 +84,9 @@ class TasksExtension(Extension):
             run = await self._service.wait_for_run(run_id, within_s=self._settings.threshold_s)
             if run.status not in UNFINISHED:
                 return await self._outcome(run_id)
-        return {"resultType": "task", **await self._task(await self._service.run_progress(run_id))}
+        task = await self._task(await self._service.run_progress(run_id))
+        # A CreateTaskResult is the bare Task: results and input requests come with tasks/get.
+        return {"resultType": "task", **{k: v for k, v in task.items() if k not in DETAIL_KEYS}}
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
         require_client_extension(ctx, TASKS)
@@ -92,8 +96,7 @@ class TasksExtension(Extension):
         require_client_extension(ctx, TASKS)
         progress = await self._progress(params.task_id)
         key = approval_key(progress)
-        response = params.input_responses.get(key) if key else None
-        if response is None:
+        if key is None or (response := params.input_responses.get(key)) is None:
             return {}  # nothing outstanding under that key (answered already, or never asked): ignored
         approve, reason = approval_answer(key, response)
         with contextlib.suppress(ConflictError):  # another client decided first; the task goes on

@@ -19,8 +19,6 @@ from letta_mcp.service.conversation import ConversationMixin, unavailable_error
 from letta_mcp.service.errors import NotFoundError
 from letta_mcp.service.runs import RunDetails
 
-UNFINISHED = frozenset({RunStatus.created, RunStatus.running})
-
 
 @dataclass(frozen=True)
 class RunProgress:
