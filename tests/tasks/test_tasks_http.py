@@ -193,9 +193,8 @@ async def test_approval_through_input_required(task_server: ServerProcess, model
             agent_id = await new_agent(
                 client, tool_rules=[{"type": "requires_approval", "tool_name": "core_memory_append"}]
             )
-            result = await client.call_tool(
-                "send_message", {"agent_id": agent_id, "message": "I like tea", "background": True}
-            )
+            # Not background: the turn pauses within the threshold and still becomes a task.
+            result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "I like tea"})
             assert result.structured_content is not None
             assert result.structured_content["reply"] == "Noted."
             [state] = asked

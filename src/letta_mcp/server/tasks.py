@@ -82,7 +82,8 @@ class TasksExtension(Extension):
         run_id = str(accepted.structured_content["run_id"])
         if not wants_task:
             run = await self._service.wait_for_run(run_id, within_s=self._settings.threshold_s)
-            if run.status not in UNFINISHED:
+            # A turn paused for approval stays a task: the client answers through input_required.
+            if run.status not in UNFINISHED and run.status is not RunStatus.requires_approval:
                 return await self._outcome(run_id)
         task = await self._task(await self._service.run_progress(run_id))
         # A CreateTaskResult is the bare Task: results and input requests come with tasks/get.
