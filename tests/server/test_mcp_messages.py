@@ -217,14 +217,24 @@ async def search(client: Client, agent_id: str, **args: Any) -> list[tuple[int, 
 
 
 async def test_search_messages_by_words_and_roles(client: Client, chatty_agent: str) -> None:
-    assert sorted(await search(client, chatty_agent, query="whiskers")) == [(1, "user"), (2, "assistant")]
-    assert await search(client, chatty_agent, query="cats") == [(1, "user")]  # stemmed
-    assert sorted(await search(client, chatty_agent, query="umbrella weather")) == [(3, "user"), (4, "assistant")]
-    assert await search(client, chatty_agent, query="whiskers", roles=["assistant"]) == [(2, "assistant")]
-    assert await search(client, chatty_agent, query="umbrella", roles=["user"]) == []
+    whiskers = await search(client, chatty_agent, query="whiskers")
+    # The matches first, then the messages said just after them (their context), never seq 0 (system).
+    assert sorted(whiskers[:2]) == [(1, "user"), (2, "assistant")] and sorted(whiskers[2:]) == [
+        (3, "user"),
+        (4, "assistant"),
+    ]
+    assert (await search(client, chatty_agent, query="cats"))[0] == (1, "user")  # stemmed
+    umbrella = await search(client, chatty_agent, query="umbrella weather")
+    assert sorted(umbrella[:2]) == [(3, "user"), (4, "assistant")]
+    assert await search(client, chatty_agent, query="whiskers", roles=["assistant"]) == [
+        (2, "assistant"),
+        (4, "assistant"),
+    ]
+    # The question just before the answer that matched: found by the answer's words.
+    assert await search(client, chatty_agent, query="umbrella", roles=["user"]) == [(5, "user"), (3, "user")]
     assert await search(client, chatty_agent, query="spaceship") == []
     # FTS syntax in a query is searched as plain words, never parsed.
-    assert sorted(await search(client, chatty_agent, query='whiskers" OR * NEAR(')) == [(1, "user"), (2, "assistant")]
+    assert await search(client, chatty_agent, query='whiskers" OR * NEAR(') == whiskers
     # No query: newest first; system and tool messages are not searched by default.
     assert await search(client, chatty_agent) == [
         (6, "assistant"),
@@ -239,7 +249,7 @@ async def test_search_messages_by_words_and_roles(client: Client, chatty_agent: 
     assert await search(client, chatty_agent, query="stateful", roles=["system"]) == [(0, "system")]
 
     out = ok(await client.call_tool("search_messages", {"agent_id": chatty_agent, "query": "curry"}))
-    [hit] = out["results"]
+    hit = out["results"][0]
     assert (hit["content"], hit["role"], hit["seq"]) == ("Try a curry", "assistant", 6)
 
 
@@ -256,10 +266,10 @@ async def test_search_messages_by_date(client: Client, service: AgentService, ch
 
     assert sorted(await q(start_date="2024-05-01", end_date="2024-05-01")) == whiskers
     assert await q(end_date="2024-04-30") == []
-    assert await q(start_date="2024-05-02") == []
+    assert await q(start_date="2024-05-02") == [(4, "assistant"), (3, "user")]  # only context: the next turn
     assert sorted(await q(end_date="2024-05-01T10:00:00Z")) == whiskers  # bounds are inclusive
     assert await q(end_date="2024-05-01T09:59:59Z") == []
-    assert await q(start_date="2024-05-01T10:00:01+00:00") == []
+    assert await q(start_date="2024-05-01T10:00:01+00:00") == [(4, "assistant"), (3, "user")]
     assert await search(client, chatty_agent, start_date="2024-05-02") == [
         (6, "assistant"),
         (5, "user"),
@@ -273,7 +283,7 @@ async def test_search_messages_by_date(client: Client, service: AgentService, ch
         query="curry",
         start_date=str(today - timedelta(days=1)),
         end_date=str(today + timedelta(days=1)),
-    ) == [(6, "assistant")]
+    ) == [(6, "assistant"), (5, "user"), (4, "assistant")]  # the match, then the turns before it
 
 
 async def test_search_messages_finds_messages_evicted_from_context(
@@ -282,4 +292,4 @@ async def test_search_messages_finds_messages_evicted_from_context(
     await sql(
         service, "UPDATE messages SET in_context = 0 WHERE agent_id = :a AND seq BETWEEN 1 AND 4", {"a": chatty_agent}
     )
-    assert sorted(await search(client, chatty_agent, query="whiskers")) == [(1, "user"), (2, "assistant")]
+    assert sorted((await search(client, chatty_agent, query="whiskers"))[:2]) == [(1, "user"), (2, "assistant")]

@@ -143,13 +143,14 @@ async def test_search_uses_stemming_roles_and_dates(store: Store) -> None:
         )
     async with store.read() as q:
         hits = await q.messages.search(agent.id, query="hikes", roles=[Role.user, Role.assistant])
-        assert [m.seq for m in hits] == [1]  # porter stemming: hikes ~ hiking; system never matches
+        # Porter stemming: hikes ~ hiking; system never matches; then the next two turns (context).
+        assert [m.seq for m in hits] == [1, 3, 2]
         hits = await q.messages.search(agent.id, query="alps", roles=[Role.assistant])
         assert [m.seq for m in hits] == [2]
         recent = await q.messages.search(
             agent.id, query="alps", roles=[Role.user, Role.assistant], start=utcnow() - timedelta(days=5)
         )
-        assert [m.seq for m in recent] == [2]
+        assert [m.seq for m in recent] == [2, 3]  # 1 is older than the bound (context or not)
         assert [m.seq for m in await q.messages.search(agent.id, query="?!", roles=[Role.user])] == [3, 1]
         assert await q.messages.search(agent.id, query='"unbalanced AND (', roles=[Role.user]) == []
 
