@@ -18,6 +18,7 @@ Logs go to stderr: on the stdio transport, stdout carries the protocol.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -187,7 +188,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interrupted) before this point, so it is a clean stop.
         log.info("letta-mcp stopped (Ctrl-C)")
         return 0
+    except BaseExceptionGroup as group:
+        # Cancelled mid-relay, the SDK's stdio runner can still write into a stream the shutdown
+        # already closed; that is the same clean stop, not a crash (the service was closed).
+        if not _only_shutdown_noise(group):
+            raise
+        log.info("letta-mcp stopped (Ctrl-C)")
+        return 0
     return 0
+
+
+def _only_shutdown_noise(group: BaseExceptionGroup) -> bool:
+    """Whether every exception in ``group`` is what cancelling a server mid-request leaves behind."""
+    from anyio import BrokenResourceError, ClosedResourceError
+
+    def benign(e: BaseException) -> bool:
+        if isinstance(e, BaseExceptionGroup):
+            return all(benign(inner) for inner in e.exceptions)
+        return isinstance(e, BrokenResourceError | ClosedResourceError | KeyboardInterrupt | asyncio.CancelledError)
+
+    return benign(group)
 
 
 class _StartupError(Exception):
