@@ -221,19 +221,7 @@ class AgentLoop:
             else:
                 why = f": {settle.approval.reason}" if settle.approval.reason else "."
                 outcome = ToolOutcome(False, f"The call was denied by {settle.approval.by}{why} Do not retry it.")
-            returned = Message(
-                id=new_id("message"),
-                agent_id=agent.id,
-                seq=seq,
-                role=Role.tool,
-                content=outcome.envelope(now),
-                tool_call_id=call.id,
-                tool_name=call.name,
-                run_id=run.id,
-                created_at=now,
-            )
-            returned.tokens = estimate_message(returned)
-            added.append(returned)
+            added.append(_tool_return(agent.id, seq, call, outcome, run.id, None, now))
             seq += 1
         await q.messages.insert(added)
         if ctx.blocks_changed:
@@ -356,20 +344,7 @@ class AgentLoop:
                         outcome = replace(outcome, terminal=True, by_rule=True)
                 outcomes.append(outcome)
                 seq += 1
-                returned = Message(
-                    id=new_id("message"),
-                    agent_id=agent.id,
-                    seq=seq,
-                    role=Role.tool,
-                    content=outcome.envelope(now),
-                    tool_call_id=call.id,
-                    tool_name=call.name,
-                    run_id=run.id,
-                    step_id=step.id,
-                    created_at=now,
-                )
-                returned.tokens = estimate_message(returned)
-                added.append(returned)
+                added.append(_tool_return(agent.id, seq, call, outcome, run.id, step.id, now))
             await q.messages.insert(added)
             if ctx.blocks_changed:
                 await refresh_system_message(q, agent, now)
@@ -503,6 +478,25 @@ async def paused_run(q: Queries, agent: Agent) -> str | None:
         return None
     paused = await q.runs.for_agent(agent.id, status=RunStatus.requires_approval, limit=1)
     return paused[0].id if paused else None
+
+
+def _tool_return(
+    agent_id: str, seq: int, call: ToolCall, outcome: ToolOutcome, run_id: str, step_id: str | None, now: datetime
+) -> Message:
+    """The tool-role message carrying ``outcome`` (Letta's envelope) as the answer to ``call``."""
+    returned = Message(
+        id=new_id("message"),
+        agent_id=agent_id,
+        seq=seq,
+        role=Role.tool,
+        content=outcome.envelope(now),
+        tool_call_id=call.id,
+        tool_name=call.name,
+        run_id=run_id,
+        step_id=step_id,
+        created_at=now,
+    )
+    return returned.model_copy(update={"tokens": estimate_message(returned)})
 
 
 def _tool_message(message: Message) -> str:
