@@ -6,6 +6,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
 from letta_mcp.models import Agent, Block, Message, Role, Template, new_id, utcnow
@@ -127,6 +128,29 @@ async def test_in_context_membership_and_counts(store: Store) -> None:
         assert [m.seq for m in await q.messages.page(agent.id, before_seq=3, limit=2)] == [2, 1]
         assert [m.seq for m in await q.messages.page(agent.id, after_seq=0, limit=2, newest_first=False)] == [1, 2]
         assert [m.seq for m in await q.messages.page(agent.id, roles=[Role.assistant])] == [3]
+
+
+async def test_search_finds_an_answer_through_the_question_said_before_it(store: Store) -> None:
+    agent = _agent()
+    talk = [
+        (Role.system, "You are a helpful dog-loving assistant."),
+        (Role.user, "What did you call your new dog?"),
+        (Role.assistant, "Biscuit! She chases squirrels all day."),
+        (Role.tool, "dog dog dog"),  # tool traffic lends no context to its neighbours
+        (Role.user, "I bought groceries."),
+        (Role.assistant, "Anything tasty?"),
+        (Role.user, "Only bread."),
+    ]
+    async with store.write() as q:
+        await q.agents.insert(agent)
+        await q.messages.insert([_msg(agent.id, seq, role, text) for seq, (role, text) in enumerate(talk)])
+    with anyio.fail_after(10):
+        async with store.read() as q:
+            answers = await q.messages.search(agent.id, query="what is the dog called", roles=[Role.assistant])
+            talk_hits = await q.messages.search(agent.id, query="dog called", roles=[Role.user, Role.assistant])
+
+    assert [m.seq for m in answers] == [2]  # shares no word with the question; its neighbour does
+    assert [m.seq for m in talk_hits] == [1, 4, 2]  # the match, then the two turns after it (ties: newest first)
 
 
 async def test_search_uses_stemming_roles_and_dates(store: Store) -> None:
