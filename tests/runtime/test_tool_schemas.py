@@ -137,11 +137,6 @@ def test_description_shows_an_example_call(name: str) -> None:
         assert f"{prop}=" in description
 
 
-def test_edit_tools_warn_against_line_numbers() -> None:
-    for name in ("memory_replace", "memory_insert", "memory_rethink"):
-        assert "line numbers" in BUILTIN_TOOL_SCHEMAS[name].description
-
-
 def test_insert_line_is_an_integer_defaulting_to_minus_one() -> None:
     insert_line = BUILTIN_TOOL_SCHEMAS["memory_insert"].parameters["properties"]["insert_line"]
     assert insert_line["type"] == "integer"

@@ -70,7 +70,7 @@ async def test_memory_and_block_resources_follow_edits(client: Client) -> None:
 
     assert await read(client, f"{base}/blocks/human") == ("Name: Sam", "text/plain")
     assert await read(client, f"{base}/blocks/persona") == (
-        "I am a helpful assistant with a persistent memory. I remember what matters to the people I talk to.",
+        "I am a helpful assistant who remembers what matters.",
         "text/plain",
     )
 
