@@ -52,7 +52,7 @@ async def test_hybrid_ranks_first_what_both_lists_agree_on(hybrid: AgentService)
 
     assert hits[0].passage.id == both.id
     assert hits[0].fts_rank == 1 and hits[0].vector_rank == 1
-    assert hits[0].score == pytest.approx((1.0 + 0.4) / 21)  # weighted reciprocal-rank fusion, k = 20
+    assert hits[0].score == pytest.approx((1.0 + 0.3) / 41)  # weighted reciprocal-rank fusion, k = 40
     assert {h.passage.id for h in hits} <= {both.id, words.id, meaning.id}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 

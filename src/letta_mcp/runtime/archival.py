@@ -59,12 +59,13 @@ MAX_TAG_CHARS = 100
 POST_FILTER_SHARE = 0.5
 """Archives holding at least this share of all passages are searched unfiltered, then filtered
 (`letta_mcp.store.lance.PostFilter`); smaller ones are filtered first, which is then cheap."""
-RRF_K = 20
+RRF_K = 40
 """Reciprocal-rank fusion: score = Σ weight / (RRF_K + rank) over the full-text and vector lists."""
-FUSION_WEIGHTS = (1.0, 0.4)
-"""Weights of the full-text and vector lists. Measured on LoCoMo dev with all-MiniLM-L6-v2 (recall@10:
-full-text 0.734, vectors 0.541): equal weights with k=60 gave 0.698, below full-text alone; k=20 with
-vectors at 0.4 gives 0.768 (k 10-30 × weight 0.3-0.5 all 0.74-0.77)."""
+FUSION_WEIGHTS = (1.0, 0.3)
+"""Weights of the full-text and vector lists. Chosen on LoCoMo dev conversations 0-1 only (the
+``tune`` split of benchmarks/recall.py) with all-MiniLM-L6-v2: recall@10 full-text alone 0.767, k=40
+with vectors at 0.3 0.779 (k 20-40 × weight 0.2-0.3 all 0.774-0.779; equal weights 0.69-0.75, below
+full-text alone: the weaker vector list pushes good full-text hits down)."""
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:
