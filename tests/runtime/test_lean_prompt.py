@@ -16,8 +16,8 @@ import pytest
 
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.llm.tokens import estimate_request
-from letta_mcp.models import ModelRequest, ModelResponse, Role, StopReason
-from letta_mcp.runtime.compaction import SUMMARIZER_PROMPT
+from letta_mcp.models import Message, ModelRequest, ModelResponse, Role, StopReason, ToolCall, utcnow
+from letta_mcp.runtime.compaction import SUMMARIZER_PROMPT, choose_cut
 from letta_mcp.service import AgentService
 from letta_mcp.service.specs import DEFAULT_TOOLS
 
@@ -105,6 +105,8 @@ class SmallModel:
 
 
 async def test_default_agent_chats_on_in_a_2048_token_window(service: AgentService, scripted: ScriptedProvider) -> None:
+    # Schemas, system message and the summary's allowance (~1,700 tokens) already exceed the 70%
+    # compaction target (1,433): every compaction here evicts all it can and the turn goes on.
     model = SmallModel()
     scripted.default = model
     details = await service.create_agent(name="small", context_window=2_048)
@@ -121,3 +123,24 @@ async def test_default_agent_chats_on_in_a_2048_token_window(service: AgentServi
         assert estimate_request(request) <= 2_048
     human = await service.get_block(agent_id, "human")
     assert model.saved[-1] in human.value
+
+
+def _message(seq: int, role: Role, tokens: int, **fields: object) -> Message:
+    return Message(
+        id=f"message-{seq}", agent_id="agent-1", seq=seq, role=role, tokens=tokens, created_at=utcnow(), **fields
+    )
+
+
+def test_target_below_what_cannot_be_evicted_evicts_all_it_can() -> None:
+    """In a small window the tool schemas, system message and summary allowance alone can exceed
+    the compaction target: everything before the newest turn goes, and the turn is never split."""
+    turn = [ToolCall(id="c1", name="core_memory_append", arguments="{}")]
+    context = [
+        _message(0, Role.system, 400),
+        _message(1, Role.user, 50, content="old question"),
+        _message(2, Role.assistant, 50, content="old answer"),
+        _message(3, Role.user, 50, content="new question"),
+        _message(4, Role.assistant, 30, tool_calls=turn),
+        _message(5, Role.tool, 30, tool_call_id="c1", tool_name="core_memory_append"),
+    ]
+    assert choose_cut(context, fixed_tokens=1_300, budget=1_433) == 3
