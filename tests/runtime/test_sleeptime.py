@@ -15,7 +15,7 @@ from letta_mcp.llm.errors import LLMServerError
 from letta_mcp.llm.scripted import call, reply
 from letta_mcp.models import ModelRequest, ModelResponse, Role, RunStatus
 from letta_mcp.server import create_server
-from letta_mcp.service import AgentService, Change
+from letta_mcp.service import AgentService, Change, InvalidRequestError
 from server.mcp_helpers import ok
 
 pytestmark = pytest.mark.anyio
@@ -176,3 +176,12 @@ async def test_enabled_through_mcp(brains_service: tuple[AgentService, Brains]) 
         assert plain["sleeptime_agent_id"] is None
         ok(await client.call_tool("update_agent", {"agent_id": plain["id"], "enable_sleeptime": True}))
         assert ok(await client.call_tool("get_agent", {"agent_id": plain["id"]}))["sleeptime_agent_id"]
+
+
+async def test_an_agent_thinking_with_the_clients_model_cannot_sleep(
+    brains_service: tuple[AgentService, Brains],
+) -> None:
+    service, _ = brains_service
+    with pytest.raises(InvalidRequestError, match="no MCP client can lend its model"):
+        await service.create_agent(name="c", model="client", enable_sleeptime=True)
+    assert await service.list_agents() == []

@@ -240,3 +240,63 @@ async def test_rules_and_approval_through_mcp(service: AgentService, scripted: S
         done = ok(await client.call_tool("approve_run", {"run_id": sent["run_id"], "approve": True}))
         assert done["reply"] == "ok" and done["status"] == "completed"
 
+
+async def test_approving_an_exit_loop_call_ends_the_turn(service: AgentService, scripted: ScriptedProvider) -> None:
+    agent_id = await _agent(service, rule("requires_approval", "memory_insert"), rule("exit_loop", "memory_insert"))
+    scripted.add(call("memory_insert", {"label": "human", "new_string": "likes tea"}))
+    paused = await service.send_message(agent_id, "I like tea")
+    with anyio.fail_after(20):
+        resumed = await service.approve_run(paused.run.id, approve=True)
+    assert resumed.run.stop_reason is StopReason.tool_rule and len(scripted.requests) == 1
+
+
+async def test_rules_cannot_change_under_a_paused_run(service: AgentService, scripted: ScriptedProvider) -> None:
+    agent_id = await _agent(service, rule("requires_approval", "memory_insert"))
+    scripted.add(call("memory_insert", {"label": "human", "new_string": "x"}))
+    paused = await service.send_message(agent_id, "note x")
+    with pytest.raises(ConflictError, match=f"Run {paused.run.id} of this agent is waiting for approval"):
+        await service.update_agent(agent_id, tool_rules=[])
+
+
+async def test_a_call_left_unanswered_is_answered_as_not_run(service: AgentService, scripted: ScriptedProvider) -> None:
+    agent_id = await _agent(service, rule("requires_approval", "memory_insert"))
+    scripted.add(call("memory_insert", {"label": "human", "new_string": "x"}))
+    paused = await service.send_message(agent_id, "note x")
+    # The process resuming it died before answering: the sweep leaves the run interrupted.
+    async with service.store.write() as q:
+        run = await q.runs.get(paused.run.id)
+        assert run is not None
+        await q.runs.update(run.model_copy(update={"status": RunStatus.interrupted}))
+    scripted.add(reply("fresh start"))
+    assert (await service.send_message(agent_id, "hello again")).reply == "fresh start"
+    sent = [m for m in scripted.requests[-1].messages if m.role.value == "tool"]
+    assert "Not run: the run ended before this call was answered" in (sent[-1].content or "")
+
+
+async def test_a_rule_verdict_is_decided_once_for_calls_run_outside_the_step(
+    service: AgentService, scripted: ScriptedProvider
+) -> None:
+    sender = await service.create_agent(
+        name="sender",
+        tools=["send_message_to_agent_async"],
+        tool_rules=[rule("max_count_per_step", "send_message_to_agent_async", max_count_limit=1)],
+    )
+    target = await service.create_agent(name="target")
+    notify = {"message": "hi", "other_agent_id": target.agent.id}
+    scripted.add(tool_calls_response(notify, notify), reply("sent"))
+    scripted.default = reply("target heard")
+    await service.send_message(sender.agent.id, "tell them twice")
+    texts = results(scripted)
+    assert texts[0] == "Successfully sent message" and texts[1].startswith("[ToolConstraintError]")
+    # A one-way message is accepted (its run committed) before the sender's step goes on.
+    assert len(await service.list_runs(target.agent.id)) == 1  # the refused call was never delivered
+
+
+def tool_calls_response(*arguments: dict[str, object]):
+    from letta_mcp.models import ModelResponse, ToolCall
+
+    calls = [
+        ToolCall(id=f"call_twice_{i}", name="send_message_to_agent_async", arguments=json.dumps(args))
+        for i, args in enumerate(arguments)
+    ]
+    return ModelResponse(tool_calls=calls, finish_reason="tool_calls")

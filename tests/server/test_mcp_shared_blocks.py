@@ -10,7 +10,7 @@ from mcp import Client
 
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import ModelRequest
-from letta_mcp.service import AgentService, Change, NotFoundError, Principal, acting_as
+from letta_mcp.service import AgentService, Change, ConflictError, NotFoundError, Principal, acting_as
 from server.mcp_helpers import err, ok, snapshot
 
 pytestmark = pytest.mark.anyio
@@ -198,3 +198,17 @@ async def test_concurrent_edits_of_one_shared_block_by_two_agents_are_all_kept(
     memory = ok(await client.call_tool("get_memory", {"agent_id": alice}))
     lines = next(b["value"] for b in memory["blocks"] if b["label"] == "team").split("\n")
     assert sorted(line for line in lines if line) == sorted(f"{w}-{i}" for i in range(10) for w in ("alice", "bob"))
+
+
+async def test_a_block_lists_only_the_agents_its_owner_may_see(service: AgentService) -> None:
+    with acting_as(Principal("alice")):
+        block = await service.create_block("team", value="shared by an admin")
+    with acting_as(Principal("bob")):
+        bob = (await service.create_agent(name="b")).agent.id
+    with acting_as(Principal("ops", full_access=True)):
+        await service.attach_block(bob, block.id)
+        assert [s.agent_ids for s in await service.list_blocks(label="team")] == [[bob]]
+    with acting_as(Principal("alice")):
+        assert [s.agent_ids for s in await service.list_blocks(label="team")] == [[]]  # bob's agent stays unnamed
+        with pytest.raises(ConflictError, match=r"attached to 1 agent\(s\) \(not yours\)"):
+            await service.delete_block(block.id)

@@ -56,7 +56,7 @@ from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.runtime.multi_agent import AgentMessenger, run_outside
 from letta_mcp.runtime.remote_tools import RemoteTools
 from letta_mcp.runtime.system_message import refresh_system_message
-from letta_mcp.runtime.tool_rules import ToolRulesSolver
+from letta_mcp.runtime.tool_rules import NEEDS_APPROVAL, ToolRulesSolver
 from letta_mcp.runtime.tool_schemas import BUILTIN_TOOL_SCHEMAS
 from letta_mcp.runtime.tools import ToolContext, ToolOutcome, execute_tool, prepare_tools
 from letta_mcp.store import Queries, Store
@@ -139,6 +139,9 @@ class AgentLoop:
                 await q.runs.update(run)
                 return TurnResult(run=run)
             if approval is None:
+                # A call left unanswered (a resumed run that failed or was interrupted before it
+                # answered) would make every later request invalid: answer it as not run.
+                added = await _answer_dangling_calls(q, agent.id, run.id, now)
                 incoming = Message(
                     id=new_id("message"),
                     agent_id=agent.id,
@@ -150,10 +153,14 @@ class AgentLoop:
                 )
                 incoming.tokens = estimate_message(incoming)
                 await q.messages.insert([incoming])
-                added = [incoming]
+                added.append(incoming)
             else:
                 assert settle is not None
-                added = await self._settle(q, agent, run, settle, solver, now)
+                added, ended = await self._settle(q, agent, run, settle, solver, now)
+                if ended is not None:  # an approved call that ends the turn (exit_loop, memory_finish_edits)
+                    _close(run, ended)
+                    await q.runs.update(run)
+                    return TurnResult(run=run, messages=added)
         result = TurnResult(run=run, messages=added)
         limit = max_steps or agent.max_steps
         invalid_streak = 0
@@ -186,9 +193,7 @@ class AgentLoop:
             messages = await q.messages.for_run(run.id)
         if agent is None:
             raise LookupError(run.agent_id)
-        answered = {m.tool_call_id for m in messages if m.role is Role.tool}
-        last = next((m for m in reversed(messages) if m.role is Role.assistant and m.tool_calls), None)
-        pending = [c for c in (last.tool_calls if last else []) if c.id not in answered]
+        pending = unanswered_calls(messages)
         earlier = [m for m in messages if m.role is Role.tool and m.tool_name]
         if not approval.approve:
             return _Settlement(approval, pending, earlier, {}, {})
@@ -199,8 +204,9 @@ class AgentLoop:
 
     async def _settle(
         self, q: Queries, agent: Agent, run: Run, settle: _Settlement, solver: ToolRulesSolver, now: datetime
-    ) -> list[Message]:
-        """Inside the resuming transaction: answer each pending call, run (approved) or denied."""
+    ) -> tuple[list[Message], StopReason | None]:
+        """Inside the resuming transaction: answer each pending call, run (approved) or denied.
+        Also returns the stop reason when an approved call ends the turn."""
         for earlier in settle.earlier:  # the turn's calls so far count for its rules
             solver.record(earlier.tool_name or "", _tool_message(earlier))
         ctx = ToolContext(
@@ -214,10 +220,15 @@ class AgentLoop:
         )
         seq = await q.messages.next_seq(agent.id)
         added: list[Message] = []
+        ended: StopReason | None = None
         for call in settle.pending:
             if settle.approval.approve:
                 outcome = await execute_tool(ctx, call)
                 solver.record(call.name, outcome.message)
+                if outcome.ok and solver.ends_turn(call.name) and not solver.uncalled_before_exit():
+                    ended = StopReason.tool_rule
+                elif outcome.ok and outcome.terminal:
+                    ended = StopReason.end_turn
             else:
                 why = f": {settle.approval.reason}" if settle.approval.reason else "."
                 outcome = ToolOutcome(False, f"The call was denied by {settle.approval.by}{why} Do not retry it.")
@@ -226,7 +237,7 @@ class AgentLoop:
         await q.messages.insert(added)
         if ctx.blocks_changed:
             await refresh_system_message(q, agent, now)
-        return added
+        return added, ended
 
     async def _cancel_requested(self, run_id: str) -> bool:
         async with self._store.read() as q:
@@ -292,11 +303,11 @@ class AgentLoop:
             return StopReason.invalid_llm_response, False
 
         query_vectors = await prepare_tools(self._archival, response.tool_calls)  # no network under the write lock
-        runnable = [
-            c
-            for c in response.tool_calls
-            if solver.violation(c.name, names) is None and not solver.needs_approval(c.name)
-        ]
+        # The rules' verdicts are decided once, in call order, before anything runs: a call that
+        # runs outside the transaction (another agent, another MCP server) must never be reported
+        # refused afterwards, and the same calls get the same answers inside the transaction.
+        verdicts = solver.verdicts(names, response.tool_calls)
+        runnable = [c for c in response.tool_calls if verdicts[c.id] is None]
         done_outside = await run_outside(self.messenger, agent, run.id, runnable)  # waits on other agents
         done_outside |= await remote_tools.run_outside(self.remote, agent, runnable)  # other MCP servers
         async with self._store.write() as q:
@@ -331,8 +342,8 @@ class AgentLoop:
             )
             pending = []  # calls that wait for a client's approval (requires_approval rules)
             for call in response.tool_calls:
-                violation = solver.violation(call.name, names)
-                if violation is None and solver.needs_approval(call.name):
+                violation = verdicts[call.id]
+                if violation == NEEDS_APPROVAL:
                     pending.append(call)
                     continue
                 if violation is not None:
@@ -352,7 +363,7 @@ class AgentLoop:
             stop = _stop_reason(response, outcomes, last_step=last_step)
             if pending:
                 stop = StopReason.requires_approval
-            elif stop in (StopReason.end_turn, StopReason.max_tokens_exceeded) and not response.tool_calls:
+            elif stop in (StopReason.end_turn, StopReason.max_tokens_exceeded, StopReason.tool_rule):
                 missing = solver.uncalled_before_exit()
                 if missing and not last_step:  # the rules keep the turn going
                     stop = None
@@ -497,6 +508,39 @@ def _tool_return(
         created_at=now,
     )
     return returned.model_copy(update={"tokens": estimate_message(returned)})
+
+
+def unanswered_calls(messages: list[Message]) -> list[ToolCall]:
+    """The calls of the newest assistant message in ``messages`` that have no tool result (a run
+    paused for approval: the calls waiting for the decision; a step may have run others)."""
+    answered = {m.tool_call_id for m in messages if m.role is Role.tool}
+    last = next((m for m in reversed(messages) if m.role is Role.assistant and m.tool_calls), None)
+    return [c for c in (last.tool_calls if last else []) if c.id not in answered]
+
+
+_NOT_RUN = "Not run: the run ended before this call was answered. Call the tool again if it is still needed."
+
+
+async def _answer_dangling_calls(q: Queries, agent_id: str, run_id: str, now: datetime) -> list[Message]:
+    """Answer, as not run, the tool calls of the agent's newest assistant message that have no
+    result (a few rows read: such a message is always at the tail of the history)."""
+    answered: set[str] = set()
+    for message in await q.messages.page(agent_id, limit=16):
+        if message.role is Role.tool:
+            answered.add(message.tool_call_id or "")
+            continue
+        if message.role is Role.assistant and message.tool_calls:
+            missing = [c for c in message.tool_calls if c.id not in answered]
+            seq = await q.messages.next_seq(agent_id)
+            notes = [
+                _tool_return(agent_id, seq + i, c, ToolOutcome(False, _NOT_RUN), run_id, None, now)
+                for i, c in enumerate(missing)
+            ]
+            if notes:
+                await q.messages.insert(notes)
+            return notes
+        return []
+    return []
 
 
 def _tool_message(message: Message) -> str:

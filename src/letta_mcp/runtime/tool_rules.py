@@ -26,10 +26,13 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, get_args
 
-from letta_mcp.models import ToolRule, ToolRuleType
+from letta_mcp.models import ToolCall, ToolRule, ToolRuleType
 from letta_mcp.runtime.errors import RuntimeToolError
 
 RULE_TYPES: tuple[str, ...] = get_args(ToolRuleType)
+
+
+NEEDS_APPROVAL = "requires_approval"  # the verdict on a call that waits for a client's approval
 
 
 class ToolRuleError(RuntimeToolError):
@@ -115,6 +118,21 @@ class ToolRulesSolver:
         if name in allowed or name not in tools:
             return None
         return f"[ToolConstraintError] Cannot call {name}, valid tools include: {allowed}."
+
+    def verdicts(self, tools: list[str], calls: list[ToolCall]) -> dict[str, str | None]:
+        """By call id, in call order: the violation text, `NEEDS_APPROVAL`, or None (may run).
+        Decided on a copy, so the real record is still made with each call's actual output."""
+        trial = ToolRulesSolver(self._rules)
+        trial._calls, trial._outputs, trial._counts = list(self._calls), list(self._outputs), Counter(self._counts)
+        verdicts: dict[str, str | None] = {}
+        for call in calls:
+            violation = trial.violation(call.name, tools)
+            if violation is None and trial.needs_approval(call.name):
+                violation = NEEDS_APPROVAL
+            elif violation is None:
+                trial.record(call.name, "")
+            verdicts[call.id] = violation
+        return verdicts
 
     def record(self, name: str, output: str) -> None:
         self._calls.append(name)

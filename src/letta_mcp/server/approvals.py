@@ -22,8 +22,8 @@ from mcp.types import ElicitRequest, ElicitRequestFormParams, ElicitResult, Inpu
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field, ValidationError
 
-from letta_mcp.models import Role, RunStatus
-from letta_mcp.service import AgentService, TurnResult
+from letta_mcp.models import RunStatus
+from letta_mcp.service import AgentService, TurnResult, unanswered_calls
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +106,14 @@ async def answered(ctx: Context | None, service: AgentService, agent_id: str, de
 
 
 def _pending_calls(result: TurnResult) -> str:
-    pending = next((m for m in reversed(result.messages) if m.role is Role.assistant and m.tool_calls), None)
-    return ", ".join(f"{c.name}({c.arguments})" for c in pending.tool_calls) if pending else "a tool call"
+    pending = unanswered_calls(result.messages)  # not calls of the same step that already ran
+    return ", ".join(f"{c.name}({c.arguments})" for c in pending) if pending else "a tool call"
 
 
 def _key(result: TurnResult) -> str:
     """The input request's key: the paused calls make it unique (a later pause has other calls)."""
-    pending = next((m for m in reversed(result.messages) if m.role is Role.assistant and m.tool_calls), None)
-    return "approve:" + ",".join(c.id for c in pending.tool_calls) if pending else "approve"
+    pending = unanswered_calls(result.messages)
+    return "approve:" + ",".join(c.id for c in pending) if pending else "approve"
 
 
 def _question(result: TurnResult) -> str:

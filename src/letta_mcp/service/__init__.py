@@ -17,6 +17,7 @@ feed), access.py (who is acting).
 from letta_mcp.llm.client_model import CLIENT_HANDLE, ClientModel, ClientModelError, lending
 from letta_mcp.runtime import TurnResult
 from letta_mcp.runtime.context import ContextOverview
+from letta_mcp.runtime.loop import unanswered_calls
 from letta_mcp.runtime.remote_tools import RemoteTool
 from letta_mcp.service.access import LOCAL, Principal, acting_as, current_principal
 from letta_mcp.service.agent_files import ImportedAgent, ImportResult
@@ -71,4 +72,5 @@ __all__ = [
     "build_providers",
     "current_principal",
     "lending",
+    "unanswered_calls",
 ]

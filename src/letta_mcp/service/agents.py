@@ -9,6 +9,7 @@ from letta_mcp.models import (
     Agent,
     Block,
     BlockSpec,
+    RunStatus,
     ToolRule,
     new_id,
     utcnow,
@@ -22,7 +23,7 @@ from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.runtime.tool_rules import ToolRuleError, check_rules
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.changes import Change
-from letta_mcp.service.errors import InvalidRequestError
+from letta_mcp.service.errors import ConflictError, InvalidRequestError
 from letta_mcp.service.limits import AgentConfig, PrincipalLimits
 from letta_mcp.service.remote_tools import RemoteToolsMixin
 from letta_mcp.service.sleeptime import SLEEPTIME, SleeptimeMixin
@@ -200,6 +201,13 @@ class AgentsMixin(SleeptimeMixin, RemoteToolsMixin):  # agents own their sleep-t
             agent = await self._require_agent(q, agent_id)
             updated = agent.model_copy(update={**changes, "updated_at": utcnow()})
             _check_rules(updated.tool_rules, updated.tools)  # new tools must still fit the rules
+            if tool_rules is not None and (
+                paused := await q.runs.for_agent(agent_id, status=RunStatus.requires_approval, limit=1)
+            ):
+                raise ConflictError(
+                    f"Run {paused[0].id} of this agent is waiting for approval of a tool call: decide it with "
+                    "approve_run (or cancel_run) before changing the agent's tool rules."
+                )
             await q.agents.update(updated)
             if system is not None or tool_rules is not None:  # the rules are rendered into the prompt
                 await refresh_system_message(q, updated, updated.updated_at)

@@ -63,7 +63,8 @@ class BlocksMixin(ServiceBase):
                 owner=current_principal().owner_filter, label=label, limit=limit, offset=offset
             )
             attached = await q.blocks.attachments([b.id for b in blocks])
-        return [SharedBlock(b, attached[b.id]) for b in blocks]
+            visible = await self._visible_agents(q, {a for ids in attached.values() for a in ids})
+        return [SharedBlock(b, [a for a in attached[b.id] if a in visible]) for b in blocks]
 
     async def attach_block(self, agent_id: str, block_id: str) -> Block:
         """Attach one of the caller's blocks to one of the caller's agents, under the block's label."""
@@ -106,9 +107,10 @@ class BlocksMixin(ServiceBase):
         async with self.store.write() as q:
             block = await self._require_block(q, block_id)
             agent_ids = await q.blocks.attached_agents(block_id)
+            shown = sorted(await self._visible_agents(q, set(agent_ids)))  # others' agents stay unnamed
             if agent_ids and not force:
                 raise ConflictError(
-                    f"Block {block_id!r} is attached to {len(agent_ids)} agent(s) ({', '.join(agent_ids)}). "
+                    f"Block {block_id!r} is attached to {len(agent_ids)} agent(s) ({', '.join(shown) or 'not yours'}). "
                     "Detach it first, or pass force=true to detach it from all of them and delete it."
                 )
             await q.blocks.delete(block_id)
@@ -120,7 +122,7 @@ class BlocksMixin(ServiceBase):
                     owners[agent_id] = agent.owner
         for agent_id, owner in owners.items():
             await self.changes.emit(Change(owner, agent_id, blocks=(block.label,)))
-        return agent_ids
+        return shown
 
     async def block_history(
         self, agent_id: str, label: str, *, limit: int = 20, before_version: int | None = None
@@ -169,6 +171,15 @@ class BlocksMixin(ServiceBase):
         for change in changes:
             await self.changes.emit(change)
         return updated
+
+    @staticmethod
+    async def _visible_agents(q, agent_ids: set[str]) -> set[str]:
+        """Those of ``agent_ids`` the acting principal may see."""
+        principal = current_principal()
+        if principal.full_access:
+            return agent_ids
+        agents = [await q.agents.get(agent_id) for agent_id in agent_ids]
+        return {a.id for a in agents if a is not None and principal.may_see(a.owner)}
 
     async def _require_block(self, q, block_id: str) -> Block:
         block = await q.blocks.get(block_id)

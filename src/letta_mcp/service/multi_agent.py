@@ -20,7 +20,7 @@ import logging
 import anyio
 
 from letta_mcp.config import MultiAgentSettings
-from letta_mcp.models import Agent, Role, Run
+from letta_mcp.models import Agent, Role, Run, RunStatus
 from letta_mcp.runtime.errors import ToolFailure
 from letta_mcp.runtime.multi_agent import AgentReply, incoming
 from letta_mcp.service.base import ServiceBase
@@ -79,6 +79,11 @@ class Messenger:
             return AgentReply(target.id, [])
         with anyio.move_on_after(self._limits.reply_timeout_s):
             result = await service.runs.wait(run)
+            if result is not None and result.run.status is RunStatus.requires_approval:
+                raise ToolFailure(
+                    f"Agent {target.id} is waiting for a person to approve a tool call (run {run.id}); "
+                    "its reply will come once that is decided."
+                )
             if result is None or result.run.error:
                 raise ToolFailure(
                     f"Agent {target.id} could not reply (run {run.id}): "

@@ -15,6 +15,7 @@ import anyio
 
 from letta_mcp.models import Run, RunStatus, ToolCall
 from letta_mcp.runtime import TurnResult
+from letta_mcp.runtime.loop import unanswered_calls
 from letta_mcp.service.conversation import ConversationMixin, unavailable_error
 from letta_mcp.service.errors import NotFoundError
 from letta_mcp.service.runs import RunDetails
@@ -48,8 +49,7 @@ class RunTasksMixin(ConversationMixin):
             agent = await self._require_agent(q, details.run.agent_id)
         calls = [call for message in details.messages for call in message.tool_calls]
         paused = details.run.status is RunStatus.requires_approval and details.messages
-        # A paused run's last message is the assistant turn whose calls wait for the decision.
-        pending = list(details.messages[-1].tool_calls) if paused else []
+        pending = unanswered_calls(details.messages) if paused else []
         moments = [
             details.run.created_at,
             *(s.created_at for s in details.steps),

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 
+from letta_mcp.llm.client_model import CLIENT_HANDLE
 from letta_mcp.models import Agent, AgentGroup, BlockSpec, Message, Role, Run, RunStatus, new_id, utcnow
 from letta_mcp.runtime.blocks import create_block
 from letta_mcp.runtime.prompts import SLEEPTIME_PERSONA, SLEEPTIME_SYSTEM_PROMPT, SLEEPTIME_TOOLS, sleeptime_reminder
 from letta_mcp.runtime.system_message import refresh_system_message
 from letta_mcp.service.base import ServiceBase
+from letta_mcp.service.errors import InvalidRequestError
 from letta_mcp.service.specs import new_block
 from letta_mcp.store import Queries
 
@@ -40,6 +42,11 @@ class SleeptimeMixin(ServiceBase):
     ) -> AgentGroup | None:
         """Inside a write transaction: create, re-enable, retune or disable the agent's sleep-time
         agent. Disabling keeps the companion agent and its history (enabling again resumes it)."""
+        if enabled and agent.model == CLIENT_HANDLE:
+            raise InvalidRequestError(
+                "A sleep-time agent runs in the background, where no MCP client can lend its model: give "
+                "the agent a 'provider/model' model (update_agent) before enabling sleep-time."
+            )
         group = await q.groups.managed(agent.id, SLEEPTIME)
         if group is None:
             if not enabled:
