@@ -3,7 +3,8 @@
 ``[limits] sessions_per_principal`` and ``sse_streams_per_principal`` (overridable per principal)
 keep one principal from holding the server's memory and tasks in idle sessions or streams. The
 `ConnectionLimits` middleware sits inside the bearer-auth middleware, so the principal is known;
-an unauthenticated request passes untouched to the endpoint, which answers 401.
+an unauthenticated request passes untouched to the endpoint, which answers 401. Without ``[auth]``
+(loopback, one local user) nothing is counted: the caps protect principals from each other.
 
 - A request that opens a session (a legacy-protocol POST /mcp without ``Mcp-Session-Id``) counts
   while it is answered, then by the session id it got until the client deletes the session or the
@@ -26,7 +27,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from letta_mcp.config import LOCAL_PRINCIPAL, LimitSettings
+from letta_mcp.config import LimitSettings
 from letta_mcp.server.auth import principal_of
 
 SESSION_HEADER = b"mcp-session-id"
@@ -73,11 +74,13 @@ class ConnectionLimits:
             await self.app(scope, receive, send)
 
     def _principal(self, scope: Scope) -> str | None:
-        """Who the request runs as; None when auth is on and the request carries no valid token."""
+        """The principal to count the request against; None when it is not counted: without auth
+        (a loopback server of one local user, who may open as many sessions as its tools do) and
+        when auth is on but the request carries no valid token (the endpoint answers 401)."""
         user = scope.get("user")
-        if isinstance(user, AuthenticatedUser):
+        if self._auth and isinstance(user, AuthenticatedUser):
             return principal_of(user.access_token, ()).name
-        return None if self._auth else LOCAL_PRINCIPAL
+        return None
 
     async def _open_session(self, principal: str, scope: Scope, receive: Receive, send: Send) -> None:
         live = _live_session_ids(self._manager)
