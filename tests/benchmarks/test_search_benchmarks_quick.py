@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from quick import run_quick
 
 
 def _run(script: str, *args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)  # exactly one JSON object on stdout
+    return run_quick(script, *args)
 
 
 def test_archival_mcp_quick_times_every_call_through_stdio() -> None:
