@@ -158,6 +158,9 @@ _SCHEMAS = [
 
 # Agent-to-agent messaging (opt-in: `include_multi_agent_tools` or naming them in `tools`).
 _MESSAGE = _string("The message for the other agent(s). Say who you are and what you need.")
+_TO_ONE_AGENT = _params(
+    {"message": _MESSAGE, "other_agent_id": _string("The id of the agent to message.")}, ["message", "other_agent_id"]
+)
 _SCHEMAS += [
     ToolSchema(
         name="send_message_to_agent_and_wait_for_reply",
@@ -167,10 +170,7 @@ _SCHEMAS += [
             'Example: send_message_to_agent_and_wait_for_reply(message="What is the budget?", '
             'other_agent_id="agent-123")'
         ),
-        parameters=_params(
-            {"message": _MESSAGE, "other_agent_id": _string("The id of the agent to message.")},
-            ["message", "other_agent_id"],
-        ),
+        parameters=_TO_ONE_AGENT,
     ),
     ToolSchema(
         name="send_message_to_agent_async",
@@ -180,10 +180,7 @@ _SCHEMAS += [
             'Example: send_message_to_agent_async(message="FYI: the launch moved to May.", '
             'other_agent_id="agent-123")'
         ),
-        parameters=_params(
-            {"message": _MESSAGE, "other_agent_id": _string("The id of the agent to message.")},
-            ["message", "other_agent_id"],
-        ),
+        parameters=_TO_ONE_AGENT,
     ),
     ToolSchema(
         name="send_message_to_agents_matching_tags",

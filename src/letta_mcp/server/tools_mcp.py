@@ -6,14 +6,18 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from letta_mcp.server.errors import tool_errors
+from letta_mcp.server.schemas import FromDomain
 from letta_mcp.service import AgentService
 
 
-class McpToolOut(BaseModel):
-    tool: str = Field(description="The name to put in an agent's tools: 'mcp:<server>/<tool>'.")
+class McpToolOut(FromDomain):
+    tool: str = Field(
+        validation_alias=AliasChoices("tool", "handle"),
+        description="The name to put in an agent's tools: 'mcp:<server>/<tool>'.",
+    )
     server: str
     name: str = Field(description="The tool's name on its server.")
     description: str
@@ -42,15 +46,6 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         adding its 'tool' value (mcp:<server>/<tool>) to tools in create_agent or update_agent."""
         listing = await service.list_mcp_tools(server)
         return McpToolList(
-            tools=[
-                McpToolOut(
-                    tool=t.handle,
-                    server=t.server,
-                    name=t.name,
-                    description=t.description,
-                    input_schema=t.input_schema,
-                )
-                for t in listing.tools
-            ],
+            tools=[McpToolOut.model_validate(t) for t in listing.tools],
             unavailable=listing.unavailable,
         )

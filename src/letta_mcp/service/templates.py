@@ -39,17 +39,7 @@ class TemplatesMixin(ServiceBase):
             model=agent.model,
             tools=agent.tools,
             tags=agent.tags,
-            blocks=[
-                BlockSpec(
-                    label=b.label,
-                    value=b.value,
-                    limit=b.limit,
-                    description=b.description,
-                    read_only=b.read_only,
-                    metadata=b.metadata,
-                )
-                for b in details.blocks
-            ],
+            blocks=[BlockSpec.model_validate(b, from_attributes=True) for b in details.blocks],
             max_steps=agent.max_steps,
             owner=current_principal().name,
             created_at=utcnow(),
