@@ -195,12 +195,27 @@ class AgentLoop:
             raise LookupError(run.agent_id)
         pending = unanswered_calls(messages)
         earlier = [m for m in messages if m.role is Role.tool and m.tool_name]
-        if not approval.approve:
-            return _Settlement(approval, pending, earlier, {}, {})
-        vectors = await prepare_tools(self._archival, pending)
-        outside = await run_outside(self.messenger, agent, run.id, pending)
-        outside |= await remote_tools.run_outside(self.remote, agent, pending)
-        return _Settlement(approval, pending, earlier, vectors, outside)
+        prepared = await self._prepare(agent, run.id, pending) if approval.approve else _Prepared({}, {})
+        return _Settlement(approval, pending, earlier, prepared)
+
+    async def _prepare(self, agent: Agent, run_id: str, calls: list[ToolCall]) -> _Prepared:
+        """What ``calls`` need from the network, done before the write transaction: the archival
+        index and query embeddings, and the calls that wait on other agents or other MCP servers."""
+        vectors = await prepare_tools(self._archival, calls)
+        outside = await run_outside(self.messenger, agent, run_id, calls)
+        outside |= await remote_tools.run_outside(self.remote, agent, calls)
+        return _Prepared(vectors, outside)
+
+    def _tool_context(self, q: Queries, agent: Agent, run_id: str, prepared: _Prepared) -> ToolContext:
+        return ToolContext(
+            agent=agent,
+            q=q,
+            run_id=run_id,
+            default_block_limit=self._default_block_limit,
+            archival=self._archival,
+            query_vectors=prepared.vectors,
+            done_outside=prepared.outside,
+        )
 
     async def _settle(
         self, q: Queries, agent: Agent, run: Run, settle: _Settlement, solver: ToolRulesSolver, now: datetime
@@ -209,15 +224,7 @@ class AgentLoop:
         Also returns the stop reason when an approved call ends the turn."""
         for earlier in settle.earlier:  # the turn's calls so far count for its rules
             solver.record(earlier.tool_name or "", _tool_message(earlier))
-        ctx = ToolContext(
-            agent=agent,
-            q=q,
-            run_id=run.id,
-            default_block_limit=self._default_block_limit,
-            archival=self._archival,
-            query_vectors=settle.vectors,
-            done_outside=settle.outside,
-        )
+        ctx = self._tool_context(q, agent, run.id, settle.prepared)
         seq = await q.messages.next_seq(agent.id)
         added: list[Message] = []
         ended: StopReason | None = None
@@ -302,14 +309,12 @@ class AgentLoop:
             await self._finish(run, StopReason.invalid_llm_response, failed_step=step)
             return StopReason.invalid_llm_response, False
 
-        query_vectors = await prepare_tools(self._archival, response.tool_calls)  # no network under the write lock
         # The rules' verdicts are decided once, in call order, before anything runs: a call that
         # runs outside the transaction (another agent, another MCP server) must never be reported
         # refused afterwards, and the same calls get the same answers inside the transaction.
         verdicts = solver.verdicts(names, response.tool_calls)
         runnable = [c for c in response.tool_calls if verdicts[c.id] is None]
-        done_outside = await run_outside(self.messenger, agent, run.id, runnable)  # waits on other agents
-        done_outside |= await remote_tools.run_outside(self.remote, agent, runnable)  # other MCP servers
+        prepared = await self._prepare(agent, run.id, runnable)  # no network under the write lock
         async with self._store.write() as q:
             await q.runs.insert_step(step)
             if ratio is not None:
@@ -331,15 +336,7 @@ class AgentLoop:
             assistant.tokens = estimate_message(assistant)
             added = [assistant]
             outcomes: list[ToolOutcome] = []
-            ctx = ToolContext(
-                agent=agent,
-                q=q,
-                run_id=run.id,
-                default_block_limit=self._default_block_limit,
-                archival=self._archival,
-                query_vectors=query_vectors,
-                done_outside=done_outside,
-            )
+            ctx = self._tool_context(q, agent, run.id, prepared)
             pending = []  # calls that wait for a client's approval (requires_approval rules)
             for call in response.tool_calls:
                 violation = verdicts[call.id]
@@ -475,12 +472,19 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class _Prepared:
+    """What a step's tool calls needed from the network, done before its write transaction."""
+
+    vectors: dict[str, list[float]]  # archival query embeddings, by query
+    outside: dict[str, tuple[bool, str]]  # outcomes of calls run outside it, by call id
+
+
+@dataclass(frozen=True)
 class _Settlement:
     approval: Approval
     pending: list[ToolCall]
     earlier: list[Message]  # the turn's tool results before the pause
-    vectors: dict[str, list[float]]
-    outside: dict[str, tuple[bool, str]]
+    prepared: _Prepared
 
 
 async def paused_run(q: Queries, agent: Agent) -> str | None:

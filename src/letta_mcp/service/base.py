@@ -85,6 +85,14 @@ class ServiceBase:
                 changes.append(Change(agent.owner, agent_id, blocks=(block.label,)))
         return changes
 
+    async def _agent_block(self, q, agent_id: str, label: str) -> tuple[Agent, Block]:
+        """The agent (as `_require_agent`) and its block ``label``, or a not-found error naming its blocks."""
+        agent = await self._require_agent(q, agent_id)
+        block = await q.blocks.by_label(agent_id, label)
+        if block is None:
+            raise await self._block_not_found(q, agent_id, label)
+        return agent, block
+
     @staticmethod
     def _agent_not_found(agent_id: str) -> NotFoundError:
         return NotFoundError(f"No agent with id {agent_id!r}. {_LIST_AGENTS_HINT}")

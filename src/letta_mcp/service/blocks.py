@@ -89,10 +89,7 @@ class BlocksMixin(ServiceBase):
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
-            agent = await self._require_agent(q, agent_id)
-            block = await q.blocks.by_label(agent_id, label)
-            if block is None:
-                raise await self._block_not_found(q, agent_id, label)
+            agent, block = await self._agent_block(q, agent_id, label)
             await q.blocks.unlink(agent_id, block.id)
             if not block.standalone:
                 block = block.model_copy(update={"standalone": True})
@@ -130,10 +127,7 @@ class BlocksMixin(ServiceBase):
         """Recorded versions of the agent's block ``label``, newest first."""
         _check_page(limit)
         async with self.store.read() as q:
-            await self._require_agent(q, agent_id)
-            block = await q.blocks.by_label(agent_id, label)
-            if block is None:
-                raise await self._block_not_found(q, agent_id, label)
+            _, block = await self._agent_block(q, agent_id, label)
             return await q.blocks.history(block.id, limit=limit, before_version=before_version)
 
     async def undo_block(self, agent_id: str, label: str, *, version: int | None = None) -> Block:
@@ -142,10 +136,7 @@ class BlocksMixin(ServiceBase):
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
-            await self._require_agent(q, agent_id)
-            block = await q.blocks.by_label(agent_id, label)
-            if block is None:
-                raise await self._block_not_found(q, agent_id, label)
+            _, block = await self._agent_block(q, agent_id, label)
             target = block.version - 1 if version is None else version
             if not 1 <= target < block.version:
                 raise InvalidRequestError(

@@ -37,10 +37,7 @@ class MemoryMixin(ServiceBase):
 
     async def get_block(self, agent_id: str, label: str) -> Block:
         async with self.store.read() as q:
-            await self._require_agent(q, agent_id)
-            block = await q.blocks.by_label(agent_id, label)
-            if block is None:
-                raise await self._block_not_found(q, agent_id, label)
+            _, block = await self._agent_block(q, agent_id, label)
         return block
 
     async def update_block(
@@ -65,10 +62,7 @@ class MemoryMixin(ServiceBase):
             await self._require_agent(q, agent_id)
         # The turn lease, like every other change to an agent: a turn sees its memory change only between turns.
         async with self.runs.lease.hold(agent_id), self.store.write() as q:
-            await self._require_agent(q, agent_id)
-            block = await q.blocks.by_label(agent_id, label)
-            if block is None:
-                raise await self._block_not_found(q, agent_id, label)
+            _, block = await self._agent_block(q, agent_id, label)
             if block.read_only and value is not None and read_only is not False:
                 raise MemoryLimitError(
                     f"{READ_ONLY_ERROR} Block '{label}' is read-only: to change its value, pass "
