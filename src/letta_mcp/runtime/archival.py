@@ -42,6 +42,7 @@ from letta_mcp.embed.errors import EmbedError
 from letta_mcp.models import Agent, Archive, NewPassage, Passage, PassageHit, new_id
 from letta_mcp.runtime.archival_index import ArchivalIndexer
 from letta_mcp.runtime.errors import ArchivalError, ArchiveReadOnlyError
+from letta_mcp.runtime.fusion import fuse
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.lance import PostFilter, build_filter
 
@@ -114,20 +115,6 @@ def _check_tags(tags: Sequence[str]) -> list[str]:
         if len(tag) > MAX_TAG_CHARS:
             raise ArchivalError(f"Tag {tag[:40]!r}… is longer than {MAX_TAG_CHARS} characters.")
     return cleaned
-
-
-def fuse(
-    ranked: Sequence[Sequence[str]], weights: Sequence[float] = FUSION_WEIGHTS
-) -> list[tuple[str, float, list[int | None]]]:
-    """Weighted reciprocal-rank fusion of best-first id lists: (id, score, 1-based rank in each list)."""
-    scores: dict[str, float] = {}
-    ranks: dict[str, list[int | None]] = {}
-    for n, ids in enumerate(ranked):
-        for rank, pid in enumerate(dict.fromkeys(ids), start=1):
-            scores[pid] = scores.get(pid, 0.0) + weights[n] / (RRF_K + rank)
-            ranks.setdefault(pid, [None] * len(ranked))[n] = rank
-    order = sorted(scores, key=lambda pid: -scores[pid])
-    return [(pid, scores[pid], ranks[pid]) for pid in order]
 
 
 class ArchivalMemory(ArchivalIndexer):
@@ -313,7 +300,7 @@ class ArchivalMemory(ArchivalIndexer):
         if len(lists) == 1:
             ranked = [(pid, score, [rank]) for rank, (pid, score) in enumerate(dict(lists[0]).items(), start=1)]
         else:
-            ranked = [(pid, score, ranks) for pid, score, ranks in fuse([[pid for pid, _ in lst] for lst in lists])]
+            ranked = fuse([[pid for pid, _ in lst] for lst in lists], FUSION_WEIGHTS, RRF_K)
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.read())
