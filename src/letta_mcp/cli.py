@@ -326,7 +326,7 @@ async def _reindex(settings: Settings) -> int:
     from letta_mcp.service.archival import ArchivalService
     from letta_mcp.store import Store
 
-    store = await Store.open(settings.data_dir / "letta.db")
+    store = await Store.open(settings.store_target)
     try:
         archival = await ArchivalService.open(store, settings)
         try:
@@ -350,7 +350,7 @@ async def _reassign_owner(settings: Settings, old: str, new: str) -> int:
     from letta_mcp.service.owners import reassign_owner
     from letta_mcp.store import Store
 
-    store = await Store.open(settings.data_dir / "letta.db")
+    store = await Store.open(settings.store_target)
     try:
         moved = await reassign_owner(store, old, new)
     except ServiceError as e:

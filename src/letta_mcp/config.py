@@ -320,6 +320,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Holds letta.db (SQLite, WAL).")
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL for all state instead of <data_dir>/letta.db: 'postgresql://user:pass@host:5432/db'"
+        " (the [postgres] extra). Several server replicas may share one.",
+    )
     default_model: str = Field(default="openai/gpt-4o-mini", description="Model handle for new agents.")
     default_block_limit: int = Field(default=5000, ge=1, le=1_000_000, description="Character limit of new blocks.")
     max_steps: int = Field(default=50, ge=1, le=1000, description="LLM calls per turn for new agents.")
@@ -401,6 +406,20 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"server names {bad} must be 1-40 letters, digits, '_' or '-' (they appear in tool names)")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a 'postgresql://user:password@host:port/database' URL (or unset for SQLite)")
+        return value
+
+    @property
+    def store_target(self) -> Path | str:
+        """What `Store.open` opens: the PostgreSQL URL, or the SQLite file in the data directory."""
+        return self.database_url or self.data_dir / "letta.db"
 
     @field_validator("data_dir")
     @classmethod

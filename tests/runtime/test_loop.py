@@ -127,7 +127,7 @@ async def test_messages_out_of_context_are_not_sent_but_stay_searchable(
     scripted.add(reply("first answer"))
     await service.send_message(agent.id, "the secret word is pineapple")
     async with service.store.write() as q:  # evict the first exchange, as compaction would
-        await q.conn.execute(
+        await q.db.execute(
             "UPDATE messages SET in_context = 0 WHERE agent_id = :a AND seq IN (1, 2)", {"a": agent.id}
         )
         await refresh_system_message(q, agent, utcnow())

@@ -25,13 +25,13 @@ def err(result: CallToolResult) -> str:
 async def snapshot(service: AgentService) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (FTS shadow tables aside): equal snapshots mean nothing was written."""
     out: dict[str, list[tuple[Any, ...]]] = {}
+    tables = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND name NOT LIKE 'messages_fts%'",
+        "postgresql": "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+    }[service.store.dialect]
     async with service.store.read() as q:
-        async with q.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND name NOT LIKE 'messages_fts%'"
-        ) as cur:
-            tables = [row[0] for row in await cur.fetchall()]
-        for table in tables:
-            async with q.conn.execute(f"SELECT * FROM {table} ORDER BY rowid") as cur:
-                out[table] = [tuple(row) for row in await cur.fetchall()]
+        for (table,) in await q.db.fetchall(tables):
+            rows = [tuple(row) for row in await q.db.fetchall(f"SELECT * FROM {table}")]
+            out[table] = sorted(rows, key=repr)
     return out

@@ -34,7 +34,7 @@ async def converse(client: Client, scripted: ScriptedProvider, agent_id: str, *p
 async def sql(service: AgentService, statement: str, params: dict[str, Any]) -> None:
     """Direct test setup in the database (backdating or evicting rows), committed like any write."""
     async with service.store.write() as q:
-        await q.conn.execute(statement, params)
+        await q.db.execute(statement, params)
 
 
 # --- send_message --------------------------------------------------------------------------------

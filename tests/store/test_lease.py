@@ -73,14 +73,14 @@ async def _age(store: Store, holders: list[str], seconds: float) -> None:
     """Make ``holders`` look as if their last heartbeat was ``seconds`` ago (instead of waiting)."""
     async with store.write() as q:
         for holder in holders:
-            await q.conn.execute(
+            await q.db.execute(
                 "UPDATE processes SET heartbeat_at = :t WHERE holder = :h", {"t": time.time() - seconds, "h": holder}
             )
 
 
 async def _tickets(store: Store) -> list[int]:
-    async with store.read() as q, q.conn.execute("SELECT ticket FROM lease_tickets ORDER BY ticket") as cur:
-        return [row[0] for row in await cur.fetchall()]
+    async with store.read() as q:
+        return [row[0] for row in await q.db.fetchall("SELECT ticket FROM lease_tickets ORDER BY ticket")]
 
 
 async def test_a_silent_process_stops_blocking_after_the_ttl(tmp_path: Path) -> None:
@@ -123,13 +123,14 @@ async def test_a_swept_process_can_neither_commit_nor_overlap(tmp_path: Path) ->
                     # a resumes: the rest of its turn must not commit while b runs the agent.
                     with pytest.raises(LeaseLostError, match="swept"):
                         async with a.store.write() as q:
-                            await q.conn.execute("UPDATE lease_tickets SET created_at = 0")
+                            await q.db.execute("UPDATE lease_tickets SET created_at = 0")
                 await a.beat()  # a notices it was swept and registers again ...
                 tg.start_soon(a_turn, await a.enqueue("agent-1"))  # ... so its next turn queues behind b
                 b_may_end.set()
         assert order == ["b starts", "b ends", "a starts"]
-        async with b.store.read() as q, q.conn.execute("SELECT holder FROM processes ORDER BY holder") as cur:
-            assert [row[0] for row in await cur.fetchall()] == sorted([a.holder, b.holder])
+        async with b.store.read() as q:
+            rows = await q.db.fetchall("SELECT holder FROM processes ORDER BY holder")
+        assert [row[0] for row in rows] == sorted([a.holder, b.holder])
     finally:
         await _close(a, b)
 
@@ -194,7 +195,7 @@ async def test_a_task_started_during_a_turn_may_write_after_it(tmp_path: Path) -
     async def worker() -> None:
         await may_write.wait()
         async with manager.store.write() as q:
-            await q.conn.execute("UPDATE processes SET pid = pid")
+            await q.db.execute("UPDATE processes SET pid = pid")
 
     try:
         async with manager.hold("agent-1"):
@@ -221,7 +222,7 @@ async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(tmp_pat
             await q.runs.insert(dead)
             await q.runs.insert(mine)
             # The dead process ran on this host with a pid that no longer exists.
-            await q.conn.execute(
+            await q.db.execute(
                 "INSERT INTO processes (holder, pid, host, started_at, heartbeat_at) VALUES"
                 " ('gone:999999:x', 999999, (SELECT host FROM processes WHERE holder = :h), 'x', :now)",
                 {"h": live.holder, "now": time.time()},

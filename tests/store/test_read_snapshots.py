@@ -18,14 +18,15 @@ pytestmark = pytest.mark.anyio
 
 
 async def _count(store: Store) -> int:
-    async with store.read() as q, q.conn.execute("SELECT COUNT(*) FROM processes") as cur:
-        row = await cur.fetchone()
+    async with store.read() as q:
+        row = await q.db.fetchone("SELECT COUNT(*) FROM processes")
+    assert row is not None
     return int(row[0])
 
 
 async def _insert(store: Store, holder: str) -> None:
     async with store.write() as q:
-        await q.conn.execute(
+        await q.db.execute(
             "INSERT INTO processes (holder, pid, host, started_at, heartbeat_at) VALUES (:h, 1, 'h', 'x', 0)",
             {"h": holder},
         )
@@ -37,10 +38,11 @@ async def test_a_read_sees_a_commit_made_while_another_read_was_open(tmp_path: P
     counts: list[int] = []
 
     async def long_read() -> None:
-        async with store.read() as q, q.conn.execute("SELECT holder FROM processes") as cur:
-            first_started.set()  # its statement is open: a snapshot of one row
+        async with store.read() as q:
+            assert len(await q.db.fetchall("SELECT holder FROM processes")) == 1
+            first_started.set()  # the block is open, its statement read whole: no snapshot held
             await first_may_end.wait()
-            await cur.fetchall()
+            assert len(await q.db.fetchall("SELECT holder FROM processes")) == 2  # sees the commit too
 
     async def later_read() -> None:
         counts.append(await _count(store))

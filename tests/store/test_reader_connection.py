@@ -19,7 +19,7 @@ async def test_reader_connection_is_query_only(tmp_path: Path) -> None:
         with anyio.fail_after(10):
             async with store.read() as q:
                 with pytest.raises(sqlite3.OperationalError, match="readonly"):
-                    await q.conn.execute(
+                    await q.db.execute(
                         "INSERT INTO archival_index_state (key, value) VALUES (:key, :value)",
                         {"key": "k", "value": "v"},
                     )

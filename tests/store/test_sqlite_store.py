@@ -66,10 +66,8 @@ async def test_pragmas_and_schema_version(tmp_path: Path, store: Store) -> None:
         conn.close()
     assert {"agents", "blocks", "agent_blocks", "messages", "runs", "steps", "templates", "block_history"} <= tables
     async with store.read() as q:
-        async with q.conn.execute("PRAGMA foreign_keys") as cur:
-            assert (await cur.fetchone())[0] == 1
-        async with q.conn.execute("PRAGMA busy_timeout") as cur:
-            assert (await cur.fetchone())[0] >= 5000
+        assert (await q.db.fetchall("PRAGMA foreign_keys"))[0][0] == 1
+        assert (await q.db.fetchall("PRAGMA busy_timeout"))[0][0] >= 5000
     assert await store.integrity_check() == "ok"
 
 
@@ -195,8 +193,7 @@ async def test_deleting_agent_keeps_blocks_shared_with_others(store: Store) -> N
         await q.blocks.delete_unlinked([shared.id, own.id])
     async with store.read() as q:
         assert [blk.id for blk in await q.blocks.for_agent(b.id)] == [shared.id]
-        async with q.conn.execute("SELECT id FROM blocks") as cur:
-            assert [r[0] for r in await cur.fetchall()] == [shared.id]
+        assert [r[0] for r in await q.db.fetchall("SELECT id FROM blocks")] == [shared.id]
 
 
 async def test_duplicate_template_name_conflicts(store: Store) -> None:

@@ -102,7 +102,7 @@ class AgentService(
         ``embedder`` replaces the configured archival embedder (tests, benchmarks); ``remote_tools``
         reaches the operator's other MCP servers (``letta_mcp.remote.RemoteServers``, built above
         this floor, which may not import ``mcp``); the service closes it."""
-        store = await Store.open(settings.data_dir / "letta.db")
+        store = await Store.open(settings.store_target)
         async with store.read() as q:
             calibration = Calibration(await q.calibration.load())
         registry = ProviderRegistry(providers if providers is not None else build_providers(settings))

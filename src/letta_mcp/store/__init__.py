@@ -1,10 +1,10 @@
-"""Persistence: SQLite (through aiosqlite) for all state, with numbered migrations.
+"""Persistence: SQLite (the default, in the data directory) or PostgreSQL, behind one contract.
 
 The store knows rows and transactions, never agent logic. `Store.write()` is the one write path;
-`Store.agent_lock()` is the per-agent serialization seam.
+query modules are written once against `store.db.Db` (see its docstring for the shared SQL).
 """
 
 from letta_mcp.store.errors import ConflictError, SchemaTooNewError, StoreError
-from letta_mcp.store.sqlite import Queries, Store
+from letta_mcp.store.store import Queries, Store
 
 __all__ = ["ConflictError", "Queries", "SchemaTooNewError", "Store", "StoreError"]

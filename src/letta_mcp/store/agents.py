@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-import aiosqlite
-
 from letta_mcp.models import Agent
 from letta_mcp.store.codec import dumps, from_ts, loads, ts
+from letta_mcp.store.db import Db, Row
 
 _SELECT = """
     SELECT a.*, (SELECT json_group_array(tag) FROM (
-        SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json
+        SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag) AS ordered) AS tags_json
     FROM agents a
 """
 
@@ -23,20 +22,20 @@ _LATEST = "FROM messages m WHERE m.agent_id = a.id ORDER BY m.seq DESC LIMIT 1"
 _SORT_KEYS: dict[str, str] = {
     "name": "a.name COLLATE NOCASE",
     "model": "a.model",
-    "tags": "(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag))",
+    "tags": "(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag) AS ordered)",
     "messages": f"(SELECT m.seq {_LATEST})",
     "last_active": f"COALESCE((SELECT m.created_at {_LATEST}), a.created_at)",
     "created": "a.created_at",
 }
 _SUMMARY = f"""
     SELECT a.*, (SELECT json_group_array(tag) FROM (
-        SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag)) AS tags_json,
+        SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag) AS ordered) AS tags_json,
         (SELECT m.seq + 1 {_LATEST}) AS message_count, (SELECT m.created_at {_LATEST}) AS last_active
     FROM agents a
 """
 
 
-def _agent(row: aiosqlite.Row) -> Agent:
+def _agent(row: Row) -> Agent:
     return Agent(
         id=row["id"],
         name=row["name"],
@@ -74,11 +73,11 @@ def _params(agent: Agent) -> dict[str, Any]:
 
 
 class AgentQueries:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     async def insert(self, agent: Agent) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO agents (id, name, system, model, tools, description, metadata, max_steps,"
             " context_window, owner, tool_rules, created_at, updated_at) VALUES (:id, :name, :system, :model,"
             " :tools, :description, :metadata, :max_steps, :context_window, :owner, :tool_rules, :created_at,"
@@ -88,29 +87,27 @@ class AgentQueries:
         await self._set_tags(agent.id, agent.tags)
 
     async def update(self, agent: Agent) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "UPDATE agents SET name = :name, system = :system, model = :model, tools = :tools,"
             " description = :description, metadata = :metadata, max_steps = :max_steps,"
             " context_window = :context_window, tool_rules = :tool_rules, updated_at = :updated_at WHERE id = :id",
             _params(agent),
         )
-        await self._conn.execute("DELETE FROM agent_tags WHERE agent_id = :id", {"id": agent.id})
+        await self._db.execute("DELETE FROM agent_tags WHERE agent_id = :id", {"id": agent.id})
         await self._set_tags(agent.id, agent.tags)
 
     async def _set_tags(self, agent_id: str, tags: list[str]) -> None:
-        await self._conn.executemany(
-            "INSERT OR IGNORE INTO agent_tags (agent_id, tag) VALUES (:agent_id, :tag)",
+        await self._db.executemany(
+            "INSERT INTO agent_tags (agent_id, tag) VALUES (:agent_id, :tag) ON CONFLICT DO NOTHING",
             [{"agent_id": agent_id, "tag": tag} for tag in tags],
         )
 
     async def get(self, agent_id: str) -> Agent | None:
-        async with self._conn.execute(_SELECT + " WHERE a.id = :id", {"id": agent_id}) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone(_SELECT + " WHERE a.id = :id", {"id": agent_id})
         return _agent(row) if row else None
 
     async def exists(self, agent_id: str) -> bool:
-        async with self._conn.execute("SELECT 1 FROM agents WHERE id = :id", {"id": agent_id}) as cur:
-            return await cur.fetchone() is not None
+        return await self._db.fetchone("SELECT 1 FROM agents WHERE id = :id", {"id": agent_id}) is not None
 
     async def list(
         self,
@@ -142,8 +139,7 @@ class AgentQueries:
             where.append("a.name LIKE :name")
         sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY a.created_at DESC, a.id LIMIT :limit OFFSET :offset"
-        async with self._conn.execute(sql, params) as cur:
-            return [_agent(row) for row in await cur.fetchall()]
+        return [_agent(row) for row in await self._db.fetchall(sql, params)]
 
     async def summaries(
         self,
@@ -176,14 +172,11 @@ class AgentQueries:
         clause = " WHERE " + " AND ".join(where) if where else ""
         order = f"{_SORT_KEYS[sort]} {'DESC' if descending else 'ASC'}, a.id"
         sql = f"SELECT a.id FROM agents a{clause} ORDER BY {order} LIMIT :limit OFFSET :offset"
-        async with self._conn.execute(sql, params) as cur:
-            ids = [row[0] for row in await cur.fetchall()]
-        async with self._conn.execute(f"SELECT COUNT(*) FROM agents a{clause}", params) as cur:
-            (total,) = await cur.fetchone() or (0,)
+        ids = [row[0] for row in await self._db.fetchall(sql, params)]
+        (total,) = await self._db.fetchone(f"SELECT COUNT(*) FROM agents a{clause}", params) or (0,)
         keys = {f"id{i}": agent_id for i, agent_id in enumerate(ids)}
         sql = _SUMMARY + f" WHERE a.id IN ({', '.join(':' + k for k in keys)})"
-        async with self._conn.execute(sql, keys) as cur:
-            rows = {row["id"]: row for row in await cur.fetchall()}
+        rows = {row["id"]: row for row in await self._db.fetchall(sql, keys)}
         page = []
         for agent_id in ids:
             r = rows[agent_id]
@@ -192,4 +185,4 @@ class AgentQueries:
         return page, total
 
     async def delete(self, agent_id: str) -> None:
-        await self._conn.execute("DELETE FROM agents WHERE id = :id", {"id": agent_id})
+        await self._db.execute("DELETE FROM agents WHERE id = :id", {"id": agent_id})

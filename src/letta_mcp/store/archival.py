@@ -12,16 +12,15 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-import aiosqlite
-
 from letta_mcp.models import Archive, Passage
 from letta_mcp.store.codec import dumps, from_ts, loads, ts
+from letta_mcp.store.db import Db, Row
 
 IndexTarget = Literal["fts", "vec"]
 _FLAG: dict[str, str] = {"fts": "fts_indexed", "vec": "vec_indexed"}
 
 
-def _archive(row: aiosqlite.Row) -> Archive:
+def _archive(row: Row) -> Archive:
     return Archive(
         id=row["id"],
         name=row["name"],
@@ -33,7 +32,7 @@ def _archive(row: aiosqlite.Row) -> Archive:
     )
 
 
-def _passage(row: aiosqlite.Row) -> Passage:
+def _passage(row: Row) -> Passage:
     return Passage(
         id=row["id"],
         archive_id=row["archive_id"],
@@ -75,13 +74,13 @@ def _names(prefix: str, values: list[str], params: dict[str, Any]) -> str:
 class ArchivalQueries:
     """Bound to one connection; write methods only inside `Store.write()`."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     # --- archives -------------------------------------------------------------------------------
 
     async def insert_archive(self, archive: Archive, *, attach_to: str, now: datetime) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO archives (id, name, description, owner, owner_agent_id, created_at)"
             " VALUES (:id, :name, :description, :owner, :owner_agent_id, :created_at)",
             {
@@ -96,43 +95,45 @@ class ArchivalQueries:
         await self.attach(attach_to, archive.id, now, writable=True)
 
     async def get_archive(self, archive_id: str) -> Archive | None:
-        async with self._conn.execute("SELECT * FROM archives WHERE id = :id", {"id": archive_id}) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM archives WHERE id = :id", {"id": archive_id})
         return _archive(row) if row else None
 
     async def own_archive(self, agent_id: str) -> Archive | None:
         """The archive the agent's inserts go to (created on its first insert)."""
-        async with self._conn.execute(
-            "SELECT * FROM archives WHERE owner_agent_id = :agent_id", {"agent_id": agent_id}
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM archives WHERE owner_agent_id = :agent_id", {"agent_id": agent_id})
         return _archive(row) if row else None
 
     async def archives_for_agent(self, agent_id: str) -> list[Archive]:
-        async with self._conn.execute(
-            "SELECT a.* FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id WHERE aa.agent_id = :agent_id"
-            " ORDER BY a.owner_agent_id IS NOT :agent_id, aa.attached_at, a.id",
-            {"agent_id": agent_id},
-        ) as cur:
-            return [_archive(row) for row in await cur.fetchall()]
+        return [
+            _archive(row)
+            for row in await self._db.fetchall(
+                "SELECT a.* FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id WHERE aa.agent_id = :agent_id"
+                " ORDER BY a.owner_agent_id IS NOT :agent_id, aa.attached_at, a.id",
+                {"agent_id": agent_id},
+            )
+        ]
 
     async def archive_ids_for_agent(self, agent_id: str) -> list[str]:
-        async with self._conn.execute(
-            "SELECT archive_id FROM agent_archives WHERE agent_id = :agent_id ORDER BY archive_id",
-            {"agent_id": agent_id},
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [
+            row[0]
+            for row in await self._db.fetchall(
+                "SELECT archive_id FROM agent_archives WHERE agent_id = :agent_id ORDER BY archive_id",
+                {"agent_id": agent_id},
+            )
+        ]
 
     async def agents_for_archive(self, archive_id: str) -> list[str]:
-        async with self._conn.execute(
-            "SELECT agent_id FROM agent_archives WHERE archive_id = :archive_id ORDER BY agent_id",
-            {"archive_id": archive_id},
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [
+            row[0]
+            for row in await self._db.fetchall(
+                "SELECT agent_id FROM agent_archives WHERE archive_id = :archive_id ORDER BY agent_id",
+                {"archive_id": archive_id},
+            )
+        ]
 
     async def attach(self, agent_id: str, archive_id: str, now: datetime, *, writable: bool) -> None:
         """Attach the archive to the agent, or change whether it may write to it if already attached."""
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO agent_archives (agent_id, archive_id, attached_at, writable)"
             " VALUES (:agent_id, :archive_id, :now, :writable)"
             " ON CONFLICT (agent_id, archive_id) DO UPDATE SET writable = excluded.writable",
@@ -141,16 +142,18 @@ class ArchivalQueries:
 
     async def may_write(self, agent_id: str, archive_id: str) -> bool:
         """Whether the agent may add to and delete from the archive: its own, or shared with it writable."""
-        async with self._conn.execute(
-            "SELECT 1 FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id"
-            " WHERE aa.agent_id = :agent_id AND aa.archive_id = :archive_id"
-            " AND (aa.writable = 1 OR a.owner_agent_id = :agent_id)",
-            {"agent_id": agent_id, "archive_id": archive_id},
-        ) as cur:
-            return await cur.fetchone() is not None
+        return (
+            await self._db.fetchone(
+                "SELECT 1 FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id"
+                " WHERE aa.agent_id = :agent_id AND aa.archive_id = :archive_id"
+                " AND (aa.writable = 1 OR a.owner_agent_id = :agent_id)",
+                {"agent_id": agent_id, "archive_id": archive_id},
+            )
+            is not None
+        )
 
     async def detach(self, agent_id: str, archive_id: str) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "DELETE FROM agent_archives WHERE agent_id = :agent_id AND archive_id = :archive_id",
             {"agent_id": agent_id, "archive_id": archive_id},
         )
@@ -161,38 +164,41 @@ class ArchivalQueries:
         Also clears ``owner_agent_id`` of archives whose owner is gone but which are still shared,
         so a later agent can never inherit them as its own.
         """
-        await self._conn.execute(
+        await self._db.execute(
             "UPDATE archives SET owner_agent_id = NULL WHERE owner_agent_id IS NOT NULL"
             " AND owner_agent_id NOT IN (SELECT id FROM agents)"
         )
-        async with self._conn.execute(
-            "DELETE FROM archives WHERE id NOT IN (SELECT archive_id FROM agent_archives) RETURNING id"
-        ) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [
+            row[0]
+            for row in await self._db.fetchall(
+                "DELETE FROM archives WHERE id NOT IN (SELECT archive_id FROM agent_archives) RETURNING id"
+            )
+        ]
 
     async def stats_for_agent(self, agent_id: str, *, max_tags: int = 100) -> tuple[int, list[str]]:
         """(passages the agent can search, its archives' tags alphabetically, at most ``max_tags``)."""
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT COALESCE(SUM(a.passage_count), 0) FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id"
             " WHERE aa.agent_id = :agent_id",
             {"agent_id": agent_id},
-        ) as cur:
-            row = await cur.fetchone()
+        )
         count = int(row[0]) if row else 0
         if count == 0:
             return 0, []
-        async with self._conn.execute(
-            "SELECT DISTINCT t.tag FROM agent_archives aa JOIN archive_tags t ON t.archive_id = aa.archive_id"
-            " WHERE aa.agent_id = :agent_id ORDER BY t.tag LIMIT :limit",
-            {"agent_id": agent_id, "limit": max_tags},
-        ) as cur:
-            tags = [r[0] for r in await cur.fetchall()]
+        tags = [
+            r[0]
+            for r in await self._db.fetchall(
+                "SELECT DISTINCT t.tag FROM agent_archives aa JOIN archive_tags t ON t.archive_id = aa.archive_id"
+                " WHERE aa.agent_id = :agent_id ORDER BY t.tag LIMIT :limit",
+                {"agent_id": agent_id, "limit": max_tags},
+            )
+        ]
         return count, tags
 
     # --- passages -------------------------------------------------------------------------------
 
     async def insert_passages(self, passages: list[Passage]) -> None:
-        await self._conn.executemany(
+        await self._db.executemany(
             "INSERT INTO passages (id, archive_id, text, tags, metadata, created_at)"
             " VALUES (:id, :archive_id, :text, :tags, :metadata, :created_at)",
             [
@@ -207,14 +213,14 @@ class ArchivalQueries:
                 for p in passages
             ],
         )
-        await self._conn.executemany(
-            "INSERT OR IGNORE INTO passage_tags (passage_id, archive_id, tag) VALUES (:id, :archive_id, :tag)",
+        await self._db.executemany(
+            "INSERT INTO passage_tags (passage_id, archive_id, tag) VALUES (:id, :archive_id, :tag)"
+            " ON CONFLICT DO NOTHING",
             [{"id": p.id, "archive_id": p.archive_id, "tag": tag} for p in passages for tag in p.tags],
         )
 
     async def get_passage(self, passage_id: str) -> Passage | None:
-        async with self._conn.execute("SELECT * FROM passages WHERE id = :id", {"id": passage_id}) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM passages WHERE id = :id", {"id": passage_id})
         return _passage(row) if row else None
 
     async def get_passages(self, passage_ids: list[str]) -> dict[str, Passage]:
@@ -223,12 +229,14 @@ class ArchivalQueries:
         for i in range(0, len(passage_ids), 500):
             params: dict[str, Any] = {}
             names = _names("p", passage_ids[i : i + 500], params)
-            async with self._conn.execute(f"SELECT * FROM passages WHERE id IN ({names})", params) as cur:
-                out.update((row["id"], _passage(row)) for row in await cur.fetchall())
+            out.update(
+                (row["id"], _passage(row))
+                for row in await self._db.fetchall(f"SELECT * FROM passages WHERE id IN ({names})", params)
+            )
         return out
 
     async def delete_passages(self, passage_ids: list[str]) -> None:
-        await self._conn.executemany("DELETE FROM passages WHERE id = :id", [{"id": pid} for pid in passage_ids])
+        await self._db.executemany("DELETE FROM passages WHERE id = :id", [{"id": pid} for pid in passage_ids])
 
     async def page(
         self,
@@ -266,8 +274,7 @@ class ArchivalQueries:
             f"SELECT p.*, p.rowid AS row_number FROM passages p WHERE {' AND '.join(where)}"
             f" ORDER BY p.created_at {order}, p.rowid {order} LIMIT :limit"
         )
-        async with self._conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
+        rows = await self._db.fetchall(sql, params)
         passages = [_passage(row) for row in rows[:limit]]
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -284,62 +291,59 @@ class ArchivalQueries:
             if not archive_ids:
                 return []
             where += f" AND archive_id IN ({_names('a', archive_ids, params)})"
-        async with self._conn.execute(f"SELECT * FROM passages WHERE {where} LIMIT :limit", params) as cur:
-            return [_passage(row) for row in await cur.fetchall()]
+        return [
+            _passage(row)
+            for row in await self._db.fetchall(f"SELECT * FROM passages WHERE {where} LIMIT :limit", params)
+        ]
 
     async def has_pending(self, target: IndexTarget, archive_ids: list[str]) -> bool:
         return bool(await self.pending(target, archive_ids, 1))
 
     async def mark_indexed(self, target: IndexTarget, passage_ids: list[str], indexed: bool = True) -> None:
-        await self._conn.executemany(
+        await self._db.executemany(
             f"UPDATE passages SET {_FLAG[target]} = :flag WHERE id = :id",
             [{"id": pid, "flag": int(indexed)} for pid in passage_ids],
         )
 
     async def reset_index(self, target: IndexTarget) -> None:
         """Mark every passage as not in the ``target`` index (before a rebuild or a re-embedding)."""
-        await self._conn.execute(f"UPDATE passages SET {_FLAG[target]} = 0 WHERE {_FLAG[target]} = 1")
+        await self._db.execute(f"UPDATE passages SET {_FLAG[target]} = 0 WHERE {_FLAG[target]} = 1")
 
     async def counts(self) -> tuple[int, int, int]:
         """(passages, not in the full-text index, without a current vector) over the whole store."""
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT (SELECT COUNT(*) FROM passages), (SELECT COUNT(*) FROM passages WHERE fts_indexed = 0),"
             " (SELECT COUNT(*) FROM passages WHERE vec_indexed = 0)"
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
     async def share_of(self, archive_ids: list[str]) -> float:
         """The fraction of all passages that these archives hold (from the archives' counters: no scan)."""
         marks = ", ".join("?" for _ in archive_ids)
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             f"SELECT COALESCE(SUM(CASE WHEN id IN ({marks}) THEN passage_count END), 0),"
             " COALESCE(SUM(passage_count), 0) FROM archives",
             archive_ids,
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return row[0] / row[1] if row and row[1] else 0.0
 
     async def count_indexed(self, target: IndexTarget) -> int:
-        async with self._conn.execute(f"SELECT COUNT(*) FROM passages WHERE {_FLAG[target]} = 1") as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone(f"SELECT COUNT(*) FROM passages WHERE {_FLAG[target]} = 1")
         return int(row[0]) if row else 0
 
     async def indexed_ids(self, target: IndexTarget) -> set[str]:
         """Ids of every passage marked as in the ``target`` index (for the full drift check)."""
-        async with self._conn.execute(f"SELECT id FROM passages WHERE {_FLAG[target]} = 1") as cur:
-            return {row[0] for row in await cur.fetchall()}
+        return {row[0] for row in await self._db.fetchall(f"SELECT id FROM passages WHERE {_FLAG[target]} = 1")}
 
     async def get_state(self, key: str) -> str | None:
-        async with self._conn.execute("SELECT value FROM archival_index_state WHERE key = :key", {"key": key}) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT value FROM archival_index_state WHERE key = :key", {"key": key})
         return str(row[0]) if row else None
 
     async def set_state(self, key: str, value: str | None) -> None:
         if value is None:
-            await self._conn.execute("DELETE FROM archival_index_state WHERE key = :key", {"key": key})
+            await self._db.execute("DELETE FROM archival_index_state WHERE key = :key", {"key": key})
         else:
-            await self._conn.execute(
+            await self._db.execute(
                 "INSERT INTO archival_index_state (key, value) VALUES (:key, :value)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 {"key": key, "value": value},
@@ -351,10 +355,12 @@ class ArchivalQueries:
         for i in range(0, len(passage_ids), 500):
             params: dict[str, Any] = {}
             names = _names("p", passage_ids[i : i + 500], params)
-            async with self._conn.execute(
-                f"SELECT id FROM passages WHERE {_FLAG[target]} = 0 AND id IN ({names})", params
-            ) as cur:
-                out.update(row[0] for row in await cur.fetchall())
+            out.update(
+                row[0]
+                for row in await self._db.fetchall(
+                    f"SELECT id FROM passages WHERE {_FLAG[target]} = 0 AND id IN ({names})", params
+                )
+            )
         return out
 
     # --- neighbours (the context a passage is indexed with) ------------------------------------------
@@ -365,10 +371,12 @@ class ArchivalQueries:
         for i in range(0, len(passage_ids), 500):
             params: dict[str, Any] = {}
             names = _names("p", passage_ids[i : i + 500], params)
-            async with self._conn.execute(
-                f"SELECT id, created_at, rowid FROM passages WHERE id IN ({names})", params
-            ) as cur:
-                out.update((row[0], (row[1], int(row[2]))) for row in await cur.fetchall())
+            out.update(
+                (row[0], (row[1], int(row[2])))
+                for row in await self._db.fetchall(
+                    f"SELECT id, created_at, rowid FROM passages WHERE id IN ({names})", params
+                )
+            )
         return out
 
     async def window(
@@ -378,24 +386,30 @@ class ArchivalQueries:
         on each side; None when more than ``limit`` lie between them (the caller goes passage by passage)."""
         params: dict[str, Any] = {"a": archive_id, "fc": first[0], "fr": first[1], "lc": last[0], "lr": last[1]}
         params["around"], params["limit"] = around, limit + 1
-        async with self._conn.execute(
-            "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) >= (:fc, :fr)"
-            " AND (created_at, rowid) <= (:lc, :lr) ORDER BY created_at, rowid LIMIT :limit",
-            params,
-        ) as cur:
-            middle = [_passage(row) for row in await cur.fetchall()]
+        middle = [
+            _passage(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) >= (:fc, :fr)"
+                " AND (created_at, rowid) <= (:lc, :lr) ORDER BY created_at, rowid LIMIT :limit",
+                params,
+            )
+        ]
         if len(middle) > limit:
             return None
-        async with self._conn.execute(
-            "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) < (:fc, :fr)"
-            " ORDER BY created_at DESC, rowid DESC LIMIT :around",
-            params,
-        ) as cur:
-            before = [_passage(row) for row in await cur.fetchall()][::-1]
-        async with self._conn.execute(
-            "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) > (:lc, :lr)"
-            " ORDER BY created_at, rowid LIMIT :around",
-            params,
-        ) as cur:
-            after = [_passage(row) for row in await cur.fetchall()]
+        before = [
+            _passage(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) < (:fc, :fr)"
+                " ORDER BY created_at DESC, rowid DESC LIMIT :around",
+                params,
+            )
+        ][::-1]
+        after = [
+            _passage(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM passages WHERE archive_id = :a AND (created_at, rowid) > (:lc, :lr)"
+                " ORDER BY created_at, rowid LIMIT :around",
+                params,
+            )
+        ]
         return before + middle + after

@@ -31,18 +31,16 @@ import bisect
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
-import aiosqlite
-
 from letta_mcp.models import utcnow
 from letta_mcp.store.codec import ts
-from letta_mcp.store.errors import LeaseLostError
-from letta_mcp.store.sqlite import Queries, Store, WriteGuard
+from letta_mcp.store.db import Db
+from letta_mcp.store.errors import BusyError, LeaseLostError
+from letta_mcp.store.store import Queries, SideDb, Store, WriteGuard
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +50,9 @@ _POLL_MAX_S = 0.1
 _BEAT_BUSY_MAX_S = 1.0
 
 _REGISTER = (
-    "INSERT OR REPLACE INTO processes (holder, pid, host, started_at, heartbeat_at)"
-    " VALUES (:holder, :pid, :host, :started, :now)"
+    "INSERT INTO processes (holder, pid, host, started_at, heartbeat_at) VALUES (:holder, :pid, :host, :started, :now)"
+    " ON CONFLICT (holder) DO UPDATE SET pid = excluded.pid, host = excluded.host, started_at = excluded.started_at,"
+    " heartbeat_at = excluded.heartbeat_at"
 )
 
 
@@ -71,15 +70,14 @@ class LeaseManager:
         self.holder = holder or new_holder()
         self._local: dict[str, list[int]] = {}  # agent id -> this process's tickets, oldest first
         self._head: dict[int, asyncio.Event] = {}  # ticket -> set when it heads its agent's local queue
-        self._beats: aiosqlite.Connection | None = None
+        self._beats: SideDb | None = None
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Register this process, sweep, and start heartbeating and sweeping (every third of the TTL)."""
-        self._beats = await aiosqlite.connect(self.store.path, isolation_level=None)
-        await self._beats.execute(f"PRAGMA busy_timeout = {int(min(self.ttl_s / 3, _BEAT_BUSY_MAX_S) * 1000)}")
+        self._beats = await self.store.side_connection(busy_timeout_s=min(self.ttl_s / 3, _BEAT_BUSY_MAX_S))
         async with self.store.write() as q:
-            await self._register(q.conn)
+            await self._register(q.db)
         await self.sweep(orphans=True)
         loop = asyncio.get_running_loop()
         self._loops = [
@@ -98,8 +96,8 @@ class LeaseManager:
             await self._beats.close()
             self._beats = None
         async with self.store.write() as q:
-            await q.conn.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": self.holder})
-            await q.conn.execute("DELETE FROM processes WHERE holder = :h", {"h": self.holder})
+            await q.db.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": self.holder})
+            await q.db.execute("DELETE FROM processes WHERE holder = :h", {"h": self.holder})
 
     async def _every(self, job: Callable[[], Awaitable[object]]) -> None:
         while True:
@@ -109,8 +107,8 @@ class LeaseManager:
             except Exception:  # a busy database must not end the heartbeat or the sweeps
                 log.exception("lease %s failed", job.__name__)
 
-    async def _register(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
+    async def _register(self, db: Db) -> None:
+        await db.execute(
             _REGISTER,
             {
                 "holder": self.holder,
@@ -130,18 +128,17 @@ class LeaseManager:
         if self._beats is None:
             raise RuntimeError("LeaseManager.beat() before start()")
         try:
-            async with self._beats.execute(
+            beaten = await self._beats.execute(
                 "UPDATE processes SET heartbeat_at = :now WHERE holder = :h", {"now": time.time(), "h": self.holder}
-            ) as cur:
-                swept = cur.rowcount == 0
-            if swept:
+            )
+            if not beaten:
                 log.warning(
                     "This server process was taken for dead (no heartbeat for over %.0f s): its unfinished runs "
                     "were marked interrupted by another process. Re-registering.",
                     self.ttl_s,
                 )
                 await self._register(self._beats)
-        except sqlite3.OperationalError as e:  # locked past the busy timeout: the sweep's rule allows for it
+        except BusyError as e:  # locked past the busy timeout: the sweep's rule allows for it
             log.warning("lease heartbeat skipped: %s", e)
 
     async def sweep(self, *, orphans: bool = False) -> int:
@@ -161,17 +158,16 @@ class LeaseManager:
             dead = await self._dead(q)  # again: the look above was outside this transaction
             interrupted = await q.runs.mark_interrupted(dead)
             for holder in dead:
-                await q.conn.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": holder})
-                await q.conn.execute("DELETE FROM processes WHERE holder = :h", {"h": holder})
+                await q.db.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": holder})
+                await q.db.execute("DELETE FROM processes WHERE holder = :h", {"h": holder})
             # Tickets whose process row is gone entirely (e.g. deleted above by another sweeper).
-            await q.conn.execute("DELETE FROM lease_tickets WHERE holder NOT IN (SELECT holder FROM processes)")
+            await q.db.execute("DELETE FROM lease_tickets WHERE holder NOT IN (SELECT holder FROM processes)")
         if interrupted:
             log.warning("Marked %d run(s) of stopped server processes as interrupted", interrupted)
         return interrupted
 
     async def _dead(self, q: Queries) -> list[str]:
-        async with q.conn.execute("SELECT holder, pid, host, heartbeat_at FROM processes") as cur:
-            rows = await cur.fetchall()
+        rows = await q.db.fetchall("SELECT holder, pid, host, heartbeat_at FROM processes")
         host = socket.gethostname()
         cutoff = min(time.time(), max((r["heartbeat_at"] for r in rows), default=0.0)) - self.ttl_s
         return [
@@ -188,17 +184,21 @@ class LeaseManager:
         transaction: its tickets would otherwise be swept again as a dead process's.
         """
         params = {"a": agent_id, "h": self.holder, "now": time.time()}
-        cur = await q.conn.execute(
-            "INSERT INTO lease_tickets (agent_id, holder, created_at) SELECT :a, :h, :now"
-            " WHERE EXISTS (SELECT 1 FROM processes WHERE holder = :h)",
+        # One round trip when registered (the usual case); the casts type the parameters for Postgres.
+        row = await q.db.fetchone(
+            "INSERT INTO lease_tickets (agent_id, holder, created_at)"
+            " SELECT CAST(:a AS TEXT), CAST(:h AS TEXT), CAST(:now AS DOUBLE PRECISION)"
+            " WHERE EXISTS (SELECT 1 FROM processes WHERE holder = :h) RETURNING ticket",
             params,
         )
-        if cur.rowcount == 0:
-            await self._register(q.conn)
-            cur = await q.conn.execute(
-                "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now)", params
+        if row is None:
+            await self._register(q.db)
+            row = await q.db.fetchone(
+                "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now) RETURNING ticket",
+                params,
             )
-        return int(cur.lastrowid or 0)
+        assert row is not None  # RETURNING yields the row just inserted
+        return int(row[0])
 
     def register(self, agent_id: str, ticket: int) -> None:
         """Queue a committed ticket locally. Synchronous on purpose: no cancellation can fall
@@ -230,14 +230,12 @@ class LeaseManager:
         await self._head[ticket].wait()
         delay = _POLL_MIN_S
         while True:
-            async with (
-                self.store.read() as q,
-                q.conn.execute(
-                    "SELECT MIN(ticket), MAX(ticket = :t) FROM lease_tickets WHERE agent_id = :a",
+            async with self.store.read() as q:
+                row = await q.db.fetchone(
+                    "SELECT MIN(ticket), SUM(CASE WHEN ticket = :t THEN 1 ELSE 0 END) FROM lease_tickets"
+                    " WHERE agent_id = :a",
                     {"a": agent_id, "t": ticket},
-                ) as cur,
-            ):
-                row = await cur.fetchone()
+                )
             if row is None or not row[1]:
                 raise LeaseLostError(_lost(agent_id, ticket))
             if int(row[0]) == ticket:
@@ -250,7 +248,7 @@ class LeaseManager:
             # Unguarded: the turn's own guard would refuse deleting the ticket it checks for.
             with self.store.guarded(None):
                 async with self.store.write() as q:
-                    await q.conn.execute(
+                    await q.db.execute(
                         "DELETE FROM lease_tickets WHERE ticket = :t AND holder = :h", {"t": ticket, "h": self.holder}
                     )
         finally:
@@ -281,8 +279,8 @@ class LeaseManager:
 
 def _fence(agent_id: str, ticket: int) -> WriteGuard:
     async def check(q: Queries) -> None:
-        # One round trip (execute_fetchall): this runs in every write transaction of every turn.
-        if not await q.conn.execute_fetchall("SELECT 1 FROM lease_tickets WHERE ticket = :t", {"t": ticket}):
+        # One round trip: this runs in every write transaction of every turn.
+        if await q.db.fetchone("SELECT 1 FROM lease_tickets WHERE ticket = :t", {"t": ticket}) is None:
             raise LeaseLostError(_lost(agent_id, ticket))
 
     return check

@@ -11,10 +11,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from letta_mcp.models import Message, Role, ToolCall
 from letta_mcp.store.codec import dumps, from_ts, loads, ts
+from letta_mcp.store.db import Db, Dialect, Row
+from letta_mcp.store.pg_migrations.m0001_initial import MESSAGE_SEARCH_TEXT
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SEARCH_POOL = 200
@@ -25,7 +25,7 @@ NEIGHBOUR_WEIGHT = 0.8
 LoCoMo dev recall@10 0.637 → 0.724 with two neighbours, weight 0.8)."""
 
 
-def _message(row: aiosqlite.Row) -> Message:
+def _message(row: Row) -> Message:
     # Rows were validated when written; skipping validation keeps loading a context window cheap
     # (this runs for every in-context message on every step).
     return Message.model_construct(
@@ -67,27 +67,29 @@ def _params(m: Message) -> dict[str, Any]:
     }
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 query matching any word of ``text`` (each quoted, so no FTS syntax leaks through)."""
+def fts_query(text: str, dialect: Dialect = "sqlite") -> str | None:
+    """A full-text query matching any word of ``text``: FTS5's (each word quoted, so no FTS syntax
+    leaks through) or PostgreSQL's ``to_tsquery`` text (words are letters and digits only)."""
     words = _WORD.findall(text.lower())
     if not words:
         return None
+    if dialect == "postgresql":
+        return " | ".join(dict.fromkeys(words))
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
 class MessageQueries:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     async def next_seq(self, agent_id: str) -> int:
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT MAX(seq) FROM messages WHERE agent_id = :agent_id", {"agent_id": agent_id}
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     async def insert(self, messages: list[Message]) -> None:
-        await self._conn.executemany(
+        await self._db.executemany(
             "INSERT INTO messages (id, agent_id, seq, role, content, reasoning, tool_calls, tool_call_id,"
             " tool_name, run_id, step_id, in_context, kind, tokens, created_at) VALUES (:id, :agent_id, :seq,"
             " :role, :content, :reasoning, :tool_calls, :tool_call_id, :tool_name, :run_id, :step_id,"
@@ -96,33 +98,34 @@ class MessageQueries:
         )
 
     async def update_content(self, message_id: str, content: str, tokens: int | None = None) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "UPDATE messages SET content = :content, tokens = :tokens WHERE id = :id",
             {"id": message_id, "content": content, "tokens": tokens},
         )
 
     async def set_in_context(self, message_ids: list[str], in_context: bool) -> None:
-        await self._conn.executemany(
+        await self._db.executemany(
             "UPDATE messages SET in_context = :flag WHERE id = :id",
             [{"id": mid, "flag": int(in_context)} for mid in message_ids],
         )
 
     async def in_context(self, agent_id: str) -> list[Message]:
         """The context window in the order the model reads it."""
-        async with self._conn.execute(
-            # The system message first, then the compaction summary (written later, so with a
-            # higher seq), then the conversation in order.
-            "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1"
-            " ORDER BY seq = 0 DESC, kind IS 'summary' DESC, seq",
-            {"agent_id": agent_id},
-        ) as cur:
-            return [_message(row) for row in await cur.fetchall()]
+        return [
+            _message(row)
+            for row in await self._db.fetchall(
+                # The system message first, then the compaction summary (written later, so with a
+                # higher seq), then the conversation in order.
+                "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1"
+                " ORDER BY seq = 0 DESC, COALESCE(kind, '') = 'summary' DESC, seq",
+                {"agent_id": agent_id},
+            )
+        ]
 
     async def system_message(self, agent_id: str) -> Message | None:
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT * FROM messages WHERE agent_id = :agent_id AND seq = 0", {"agent_id": agent_id}
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return _message(row) if row else None
 
     async def context_stamp(self, agent_id: str) -> tuple[int, int]:
@@ -132,37 +135,39 @@ class MessageQueries:
         a message or evicts some (and a compaction also appends its summary), so this pair, read
         from the partial index alone, tells whether a cached window is still current.
         """
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM messages WHERE agent_id = :agent_id AND in_context = 1"
             " AND seq > 0",
             {"agent_id": agent_id},
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def in_context_after(self, agent_id: str, seq: int) -> list[Message]:
         """In-context messages newer than ``seq``, in seq order (an incremental window update)."""
-        async with self._conn.execute(
-            "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1 AND seq > :seq ORDER BY seq",
-            {"agent_id": agent_id, "seq": seq},
-        ) as cur:
-            return [_message(row) for row in await cur.fetchall()]
+        return [
+            _message(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM messages WHERE agent_id = :agent_id AND in_context = 1 AND seq > :seq ORDER BY seq",
+                {"agent_id": agent_id, "seq": seq},
+            )
+        ]
 
     async def for_run(self, run_id: str) -> list[Message]:
         """Messages a run added, in order (the run index keeps this cheap)."""
-        async with self._conn.execute(
-            "SELECT * FROM messages WHERE run_id = :run_id ORDER BY seq", {"run_id": run_id}
-        ) as cur:
-            return [_message(row) for row in await cur.fetchall()]
+        return [
+            _message(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM messages WHERE run_id = :run_id ORDER BY seq", {"run_id": run_id}
+            )
+        ]
 
     async def counts(self, agent_id: str) -> tuple[int, int]:
         """(messages in history, messages in context), both index-bounded."""
         total = await self.next_seq(agent_id)
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT COUNT(*) FROM messages WHERE agent_id = :agent_id AND in_context = 1",
             {"agent_id": agent_id},
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return total, int(row[0]) if row else 0
 
     async def page(
@@ -187,10 +192,12 @@ class MessageQueries:
         if roles:
             where.append(_in_clause("role", [r.value for r in roles], params))
         order = "DESC" if newest_first else "ASC"
-        async with self._conn.execute(
-            f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT :limit", params
-        ) as cur:
-            return [_message(row) for row in await cur.fetchall()]
+        return [
+            _message(row)
+            for row in await self._db.fetchall(
+                f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT :limit", params
+            )
+        ]
 
     async def search(
         self,
@@ -219,18 +226,19 @@ class MessageQueries:
         if end is not None:
             where.append("m.created_at <= :end")
             params["end"] = ts(end)
-        match = fts_query(query or "")
+        match = fts_query(query or "", self._db.dialect)
         if match is None:
             sql = f"SELECT m.* FROM messages m WHERE {' AND '.join(where)} ORDER BY m.seq DESC LIMIT :limit"
-            async with self._conn.execute(sql, params) as cur:
-                return [_message(row) for row in await cur.fetchall()]
+            return [_message(row) for row in await self._db.fetchall(sql, params)]
         scores = await self._scores_with_neighbours(agent_id, match)
         if not scores:
             return []
         params.update({f"seq_{i}": seq for i, seq in enumerate(scores)})
         where.append(f"m.seq IN ({', '.join(f':seq_{i}' for i in range(len(scores)))})")
-        async with self._conn.execute(f"SELECT m.* FROM messages m WHERE {' AND '.join(where)}", params) as cur:
-            found = [_message(row) for row in await cur.fetchall()]
+        found = [
+            _message(row)
+            for row in await self._db.fetchall(f"SELECT m.* FROM messages m WHERE {' AND '.join(where)}", params)
+        ]
         found.sort(key=lambda m: (-scores[m.seq], -m.seq))
         return found[:limit]
 
@@ -245,15 +253,19 @@ class MessageQueries:
             f"(SELECT x.seq FROM messages x WHERE {said} AND x.seq > h.seq ORDER BY x.seq LIMIT 1 OFFSET {k})"
             for k in range(NEIGHBOURS)
         ]
-        sql = (
-            f"WITH h AS (SELECT m.seq AS seq, m.role AS role, -bm25(messages_fts) AS score"
+        # The best matches: FTS5's BM25 on SQLite, ts_rank over the same stemmed text on PostgreSQL.
+        hits = {
+            "sqlite": "SELECT m.seq AS seq, m.role AS role, -bm25(messages_fts) AS score"
             " FROM messages_fts f JOIN messages m ON m.rowid = f.rowid"
             " WHERE messages_fts MATCH :match AND m.agent_id = :agent_id AND m.content != ''"
-            " ORDER BY bm25(messages_fts) LIMIT :pool)"
-            f" SELECT {', '.join(['h.seq', 'h.score', 'h.role', *before, *after])} FROM h"
-        )
-        async with self._conn.execute(sql, {"agent_id": agent_id, "match": match, "pool": SEARCH_POOL}) as cur:
-            rows = await cur.fetchall()
+            " ORDER BY bm25(messages_fts) LIMIT :pool",
+            "postgresql": f"SELECT m.seq AS seq, m.role AS role, ts_rank({MESSAGE_SEARCH_TEXT}, q) AS score"
+            " FROM messages m, to_tsquery('english', :match) q"
+            f" WHERE {MESSAGE_SEARCH_TEXT} @@ q AND m.agent_id = :agent_id AND m.content != ''"
+            " ORDER BY score DESC LIMIT :pool",
+        }[self._db.dialect]
+        sql = f"WITH h AS ({hits}) SELECT {', '.join(['h.seq', 'h.score', 'h.role', *before, *after])} FROM h"
+        rows = await self._db.fetchall(sql, {"agent_id": agent_id, "match": match, "pool": SEARCH_POOL})
         own = {seq: score for seq, score, *_ in rows}
         # The best neighbour counts, not the sum: a message between two matches must not outrank them.
         # Only what was said lends context (a system prompt or a tool result is not part of the talk).
@@ -273,4 +285,4 @@ def _in_clause(column: str, values: list[str], params: dict[str, Any]) -> str:
         key = f"{column.replace('.', '_')}_{i}"
         params[key] = value
         names.append(f":{key}")
-    return f"{column} IN ({', '.join(names)})" if names else "0"
+    return f"{column} IN ({', '.join(names)})" if names else "1 = 0"

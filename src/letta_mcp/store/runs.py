@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from letta_mcp.models import Role, Run, RunStatus, Step, StopReason, Usage, utcnow
 from letta_mcp.store.codec import from_ts, ts
+from letta_mcp.store.db import Db, Row
 
 
-def _run(row: aiosqlite.Row) -> Run:
+def _run(row: Row) -> Run:
     return Run(
         id=row["id"],
         agent_id=row["agent_id"],
@@ -32,7 +31,7 @@ def _run(row: aiosqlite.Row) -> Run:
     )
 
 
-def _step(row: aiosqlite.Row) -> Step:
+def _step(row: Row) -> Step:
     return Step(
         id=row["id"],
         run_id=row["run_id"],
@@ -72,11 +71,11 @@ def _run_params(run: Run) -> dict[str, object]:
 
 
 class RunQueries:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     async def insert(self, run: Run) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO runs (id, agent_id, status, stop_reason, prompt_tokens, completion_tokens,"
             " total_tokens, step_count, error, input, input_role, background, holder, created_at, completed_at,"
             " parent_run_id) VALUES (:id, :agent_id, :status, :stop_reason, :prompt_tokens, :completion_tokens,"
@@ -86,7 +85,7 @@ class RunQueries:
         )
 
     async def update(self, run: Run) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "UPDATE runs SET status = :status, stop_reason = :stop_reason, prompt_tokens = :prompt_tokens,"
             " completion_tokens = :completion_tokens, total_tokens = :total_tokens,"
             " step_count = :step_count, error = :error, holder = :holder, completed_at = :completed_at"
@@ -96,32 +95,35 @@ class RunQueries:
 
     async def ancestry(self, run_id: str, *, limit: int = 64) -> list[tuple[str, str]]:
         """(run id, agent id) of ``run_id`` and of each run that started it, nearest first."""
-        async with self._conn.execute(
-            "WITH RECURSIVE chain(id, agent_id, parent, depth) AS ("
-            " SELECT id, agent_id, parent_run_id, 0 FROM runs WHERE id = :id"
-            " UNION ALL SELECT r.id, r.agent_id, r.parent_run_id, chain.depth + 1 FROM runs r"
-            " JOIN chain ON r.id = chain.parent WHERE chain.depth < :limit)"
-            " SELECT id, agent_id FROM chain ORDER BY depth",
-            {"id": run_id, "limit": limit},
-        ) as cur:
-            return [(row[0], row[1]) for row in await cur.fetchall()]
+        return [
+            (row[0], row[1])
+            for row in await self._db.fetchall(
+                "WITH RECURSIVE chain(id, agent_id, parent, depth) AS ("
+                " SELECT id, agent_id, parent_run_id, 0 FROM runs WHERE id = :id"
+                " UNION ALL SELECT r.id, r.agent_id, r.parent_run_id, chain.depth + 1 FROM runs r"
+                " JOIN chain ON r.id = chain.parent WHERE chain.depth < :limit)"
+                " SELECT id, agent_id FROM chain ORDER BY depth",
+                {"id": run_id, "limit": limit},
+            )
+        ]
 
     async def get(self, run_id: str) -> Run | None:
-        async with self._conn.execute("SELECT * FROM runs WHERE id = :id", {"id": run_id}) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM runs WHERE id = :id", {"id": run_id})
         return _run(row) if row else None
 
     async def for_agent(self, agent_id: str, *, status: RunStatus | None = None, limit: int = 20) -> list[Run]:
         """The agent's runs, newest first, optionally only those with ``status``."""
         where = "agent_id = :agent_id" + (" AND status = :status" if status else "")
-        async with self._conn.execute(
-            f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC LIMIT :limit",
-            {"agent_id": agent_id, "status": status.value if status else None, "limit": limit},
-        ) as cur:
-            return [_run(row) for row in await cur.fetchall()]
+        return [
+            _run(row)
+            for row in await self._db.fetchall(
+                f"SELECT * FROM runs WHERE {where} ORDER BY created_at DESC LIMIT :limit",
+                {"agent_id": agent_id, "status": status.value if status else None, "limit": limit},
+            )
+        ]
 
     async def insert_step(self, step: Step) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT INTO steps (id, run_id, agent_id, step_index, model, prompt_tokens, completion_tokens,"
             " total_tokens, finish_reason, error, created_at) VALUES (:id, :run_id, :agent_id, :index,"
             " :model, :prompt_tokens, :completion_tokens, :total_tokens, :finish_reason, :error, :created_at)",
@@ -141,17 +143,18 @@ class RunQueries:
         )
 
     async def steps(self, run_id: str) -> list[Step]:
-        async with self._conn.execute(
-            "SELECT * FROM steps WHERE run_id = :run_id ORDER BY step_index", {"run_id": run_id}
-        ) as cur:
-            return [_step(row) for row in await cur.fetchall()]
+        return [
+            _step(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM steps WHERE run_id = :run_id ORDER BY step_index", {"run_id": run_id}
+            )
+        ]
 
     async def request_cancel(self, run_id: str) -> None:
-        await self._conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = :id", {"id": run_id})
+        await self._db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = :id", {"id": run_id})
 
     async def cancel_requested(self, run_id: str) -> bool:
-        async with self._conn.execute("SELECT cancel_requested FROM runs WHERE id = :id", {"id": run_id}) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT cancel_requested FROM runs WHERE id = :id", {"id": run_id})
         return bool(row and row[0])
 
     async def mark_interrupted(self, holders: list[str]) -> int:
@@ -161,11 +164,10 @@ class RunQueries:
         """
         params = {f"h{i}": h for i, h in enumerate(holders)}
         names = ", ".join(f":{k}" for k in params) or "NULL"
-        cur = await self._conn.execute(
+        return await self._db.execute(
             "UPDATE runs SET status = 'interrupted', error = 'The server process running this run stopped"
             " before it finished; the accepted message is kept (see input).', completed_at = :now"
             f" WHERE status IN ('created', 'running') AND (holder IS NULL OR holder IN ({names})"
             " OR holder NOT IN (SELECT holder FROM processes))",
             {**params, "now": ts(utcnow())},
         )
-        return cur.rowcount

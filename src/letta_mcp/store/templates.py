@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-import aiosqlite
-
 from letta_mcp.models import BlockSpec, Template
 from letta_mcp.store.codec import dumps, from_ts, loads, ts
-from letta_mcp.store.errors import ConflictError
+from letta_mcp.store.db import Db, Row
+from letta_mcp.store.errors import ConflictError, IntegrityError
 
 
-def _template(row: aiosqlite.Row) -> Template:
+def _template(row: Row) -> Template:
     return Template(
         id=row["id"],
         name=row["name"],
@@ -28,12 +25,12 @@ def _template(row: aiosqlite.Row) -> Template:
 
 
 class TemplateQueries:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     async def insert(self, template: Template) -> None:
         try:
-            await self._conn.execute(
+            await self._db.execute(
                 "INSERT INTO templates (id, owner, name, description, system, model, tools, tags, blocks,"
                 " max_steps, created_at) VALUES (:id, :owner, :name, :description, :system, :model, :tools,"
                 " :tags, :blocks, :max_steps, :created_at)",
@@ -51,7 +48,7 @@ class TemplateQueries:
                     "created_at": ts(template.created_at),
                 },
             )
-        except sqlite3.IntegrityError as e:
+        except IntegrityError as e:
             raise ConflictError(f"A template named {template.name!r} already exists.") from e
 
     async def get(
@@ -59,17 +56,18 @@ class TemplateQueries:
     ) -> Template | None:
         """The template with this id or name, among ``owner``'s (everyone's if None). Names are unique
         per owner only, so when several owners' match, ``prefer_owner``'s wins, then the oldest."""
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT * FROM templates WHERE (id = :key OR name = :key) AND (:owner IS NULL OR owner = :owner)"
             " ORDER BY id = :key DESC, owner = :prefer DESC, created_at LIMIT 1",
             {"key": id_or_name, "owner": owner, "prefer": prefer_owner},
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return _template(row) if row else None
 
     async def list(self, *, owner: str | None = None) -> list[Template]:
         """Templates by name, only ``owner``'s unless it is None."""
-        async with self._conn.execute(
-            "SELECT * FROM templates WHERE :owner IS NULL OR owner = :owner ORDER BY name, owner", {"owner": owner}
-        ) as cur:
-            return [_template(row) for row in await cur.fetchall()]
+        return [
+            _template(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM templates WHERE :owner IS NULL OR owner = :owner ORDER BY name, owner", {"owner": owner}
+            )
+        ]

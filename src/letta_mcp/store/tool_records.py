@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from letta_mcp.models import InactiveTool
 from letta_mcp.store.codec import dumps, loads
+from letta_mcp.store.db import Db
 
 
 class InactiveToolQueries:
     """Bound to one connection; write methods only inside `Store.write()`."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     async def insert(self, agent_id: str, tools: list[InactiveTool]) -> None:
-        await self._conn.executemany(
+        await self._db.executemany(
             "INSERT INTO inactive_tools (agent_id, name, tool_type, description, json_schema, source_type,"
             " source_code, tags, metadata, reason) VALUES (:agent_id, :name, :tool_type, :description,"
             " :json_schema, :source_type, :source_code, :tags, :metadata, :reason)",
@@ -32,10 +31,9 @@ class InactiveToolQueries:
         )
 
     async def for_agent(self, agent_id: str) -> list[InactiveTool]:
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             "SELECT * FROM inactive_tools WHERE agent_id = :agent_id ORDER BY name", {"agent_id": agent_id}
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [
             InactiveTool(
                 name=row["name"],

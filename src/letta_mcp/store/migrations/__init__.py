@@ -1,4 +1,4 @@
-"""Numbered schema migrations, one module each: ``mNNNN_<name>.py`` defining ``STATEMENTS``.
+"""Numbered SQLite schema migrations (PostgreSQL's are in `store.pg_migrations`), one module each: ``mNNNN_<name>.py`` defining ``STATEMENTS``.
 
 Each migration's statements run in one transaction together with its row in
 ``schema_migrations``. The highest applied number is the schema version; a database whose
@@ -23,13 +23,14 @@ class Migration:
     statements: tuple[str, ...]
 
 
-def _discover() -> tuple[Migration, ...]:
+def discover(package: str, paths: list[str]) -> tuple[Migration, ...]:
+    """The migrations of one engine's package, in order; numbered 1..N without gaps."""
     found = []
-    for info in pkgutil.iter_modules(__path__):
+    for info in pkgutil.iter_modules(paths):
         match = _NAME.match(info.name)
         if match is None:
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{package}.{info.name}")
         found.append(Migration(int(match[1]), match[2], tuple(module.STATEMENTS)))
     found.sort(key=lambda m: m.number)
     numbers = [m.number for m in found]
@@ -38,5 +39,5 @@ def _discover() -> tuple[Migration, ...]:
     return tuple(found)
 
 
-MIGRATIONS: tuple[Migration, ...] = _discover()
+MIGRATIONS: tuple[Migration, ...] = discover(__name__, __path__)
 LATEST_VERSION = MIGRATIONS[-1].number

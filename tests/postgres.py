@@ -1,0 +1,66 @@
+"""PostgreSQL for the tests (a pytest plugin, see conftest).
+
+``LETTA_MCP_TEST_DATABASE_URL`` set (`.ci/run`'s second pass): every test's `settings` get a
+schema of their own in that database, created empty and dropped after the test, so the suite runs
+on PostgreSQL as it runs on SQLite. Tests that are about PostgreSQL itself ask for `postgres_url`,
+which is that database, or a throwaway cluster this session starts (`tests/postgres_cluster.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from postgres_cluster import start, stop
+
+ENV = "LETTA_MCP_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a PostgreSQL database the tests may create schemas in."""
+    given = os.environ.get(ENV)
+    if given:
+        yield given
+        return
+    base: Path = tmp_path_factory.mktemp("postgres")
+    url = start(base)
+    try:
+        yield url
+    finally:
+        stop(base)
+
+
+def _run(sql: str, url: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+def fresh_schema(url: str) -> tuple[str, str]:
+    """A new empty schema: (its name, the URL that uses it)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    _run(f"CREATE SCHEMA {name}", url)
+    return name, f"{url}{'&' if '?' in url else '?'}search_path={name}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A ``database_url`` of an empty schema, dropped after the test."""
+    name, url = fresh_schema(postgres_server)
+    try:
+        yield url
+    finally:
+        _run(f"DROP SCHEMA {name} CASCADE", postgres_server)
