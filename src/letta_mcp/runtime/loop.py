@@ -53,6 +53,7 @@ from letta_mcp.runtime.compaction import (
 )
 from letta_mcp.runtime.context import ContextConfig, measure
 from letta_mcp.runtime.context_cache import ContextCache
+from letta_mcp.runtime.message_index import MessageIndex
 from letta_mcp.runtime.multi_agent import AgentMessenger, run_outside
 from letta_mcp.runtime.remote_tools import RemoteTools
 from letta_mcp.runtime.system_message import refresh_system_message
@@ -103,6 +104,8 @@ class AgentLoop:
         self.messenger: AgentMessenger | None = None
         # Tools of the operator's other MCP servers (`mcp:<server>/<tool>`); set by the service.
         self.remote: RemoteTools | None = None
+        # Message vectors for conversation_search (hybrid), when an embedder is set; set by the service.
+        self.message_index: MessageIndex | None = None
 
     async def run_turn(
         self,
@@ -201,7 +204,7 @@ class AgentLoop:
     async def _prepare(self, agent: Agent, run_id: str, calls: list[ToolCall]) -> _Prepared:
         """What ``calls`` need from the network, done before the write transaction: the archival
         index and query embeddings, and the calls that wait on other agents or other MCP servers."""
-        vectors = await prepare_tools(self._archival, calls)
+        vectors = await prepare_tools(self._archival, calls, self.message_index)
         outside = await run_outside(self.messenger, agent, run_id, calls)
         outside |= await remote_tools.run_outside(self.remote, agent, calls)
         return _Prepared(vectors, outside)
@@ -213,6 +216,7 @@ class AgentLoop:
             run_id=run_id,
             default_block_limit=self._default_block_limit,
             archival=self._archival,
+            message_index=self.message_index,
             query_vectors=prepared.vectors,
             done_outside=prepared.outside,
         )

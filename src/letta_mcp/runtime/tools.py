@@ -22,6 +22,7 @@ from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.blocks import create_block, save_block
 from letta_mcp.runtime.errors import RuntimeToolError, ToolFailure
 from letta_mcp.runtime.memory import format_time
+from letta_mcp.runtime.message_index import MessageIndex, search_messages
 from letta_mcp.runtime.multi_agent import MULTI_AGENT_TOOLS
 from letta_mcp.runtime.tool_schemas import (
     ARCHIVAL_SEARCH_DEFAULT_TOP_K,
@@ -47,6 +48,7 @@ class ToolContext:
     default_block_limit: int
     blocks_changed: bool = field(default=False)  # set when the system message must be recompiled
     archival: ArchivalMemory | None = None  # the archival engine (AgentLoop passes its own)
+    message_index: MessageIndex | None = None  # message vectors (with an embedder) for conversation_search
     query_vectors: dict[str, list[float]] = field(default_factory=dict)  # by query, from `prepare_tools`
     done_outside: dict[str, tuple[bool, str]] = field(default_factory=dict)  # by call id, from `run_outside`
 
@@ -250,13 +252,16 @@ async def _conversation_search(
     except ValueError as e:
         raise ToolFailure(f"Invalid role in {roles!r}: roles must be among 'assistant', 'user', 'tool'.") from e
     limit = max(1, min(int(limit or CONVERSATION_SEARCH_DEFAULT_LIMIT), 100))
-    found = await ctx.q.messages.search(
+    found = await search_messages(
+        ctx.q,
+        ctx.message_index,
         ctx.agent.id,
         query=query,
         roles=wanted,
         start=_parse_date(start_date, end=False),
         end=_parse_date(end_date, end=True),
         limit=limit,
+        query_vector=ctx.query_vectors.get(query) if isinstance(query, str) else None,
     )
     now = utcnow()
     results: list[dict[str, Any]] = [
@@ -334,27 +339,33 @@ async def _archival_memory_search(
     return json.dumps(results, ensure_ascii=False)
 
 
-async def prepare_tools(archival: ArchivalMemory | None, calls: list[ToolCall]) -> dict[str, list[float]]:
+async def prepare_tools(
+    archival: ArchivalMemory | None, calls: list[ToolCall], message_index: MessageIndex | None = None
+) -> dict[str, list[float]]:
     """Do before the step's write transaction what its tool calls must not do inside it: open the
-    archival index (the first time imports lancedb) and embed the queries of archival searches (a
-    network call with an endpoint embedder). Returns the query vectors, for `ToolContext`."""
-    if archival is None or not any(c.name.startswith("archival_") for c in calls):
-        return {}
-    await archival.open_index()
+    archival index and the message vectors (the first time imports lancedb) and embed the queries of
+    archival and conversation searches (a network call with an endpoint embedder). Returns the query
+    vectors, for `ToolContext`."""
+    embedders: dict[str, Callable[[str], Awaitable[list[float] | None]]] = {}
+    if archival is not None and any(c.name.startswith("archival_") for c in calls):
+        await archival.open_index()
+        embedders["archival_memory_search"] = archival.embed_query
+    if message_index is not None and any(c.name == "conversation_search" for c in calls):
+        await message_index.open()
+        embedders["conversation_search"] = message_index.embed_query
     vectors: dict[str, list[float]] = {}
     for call in calls:
-        query = _search_query(call)
-        if query is not None and query not in vectors:
-            vector = await archival.embed_query(query)
+        embed = embedders.get(call.name)
+        query = _search_query(call) if embed is not None else None
+        if embed is not None and query is not None and query not in vectors:
+            vector = await embed(query)
             if vector is not None:
                 vectors[query] = vector
     return vectors
 
 
 def _search_query(call: ToolCall) -> str | None:
-    """The query of an ``archival_memory_search`` call, if it has a usable one."""
-    if call.name != "archival_memory_search":
-        return None
+    """The ``query`` argument of a search call, if it has a usable one."""
     try:
         args = json.loads(call.arguments)
     except json.JSONDecodeError:

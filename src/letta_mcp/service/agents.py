@@ -239,6 +239,8 @@ class AgentsMixin(SleeptimeMixin, RemoteToolsMixin):  # agents own their sleep-t
             await q.blocks.delete_unlinked(list({b.id: b for b in blocks}))
         if self.archival is not None:  # its own archive too, unless another agent still uses it
             await self.archival.forget_deleted_agents()
+        if self.message_index is not None:  # their message vectors, in the background
+            self.message_index.forget(doomed)
         await self.changes.emit(Change(agent.owner, agent_id, agent=True))
 
 

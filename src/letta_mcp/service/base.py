@@ -13,6 +13,7 @@ from letta_mcp.llm.errors import LLMConfigurationError
 from letta_mcp.llm.registry import ProviderRegistry
 from letta_mcp.models import Agent, Block, Run, Template
 from letta_mcp.runtime import AgentLoop
+from letta_mcp.runtime.message_index import MessageIndex
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.archival import ArchivalService
 from letta_mcp.service.changes import Change, ChangeFeed
@@ -31,6 +32,7 @@ class ServiceBase:
     providers: ProviderRegistry
     settings: Settings
     archival: ArchivalService | None
+    message_index: MessageIndex | None  # message vectors, only with an embedder
     changes: ChangeFeed
     runs: RunService
     _loop: AgentLoop

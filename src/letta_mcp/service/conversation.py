@@ -16,8 +16,10 @@ from letta_mcp.models import (
 )
 from letta_mcp.runtime import TurnResult
 from letta_mcp.runtime.loop import Approval, StepCallback, paused_run
+from letta_mcp.runtime.message_index import search_messages
 from letta_mcp.service.access import current_principal
 from letta_mcp.service.base import ServiceBase
+from letta_mcp.service.changes import Change
 from letta_mcp.service.errors import (
     AgentUnavailableError,
     ConflictError,
@@ -160,16 +162,33 @@ class ConversationMixin(ServiceBase):
         end: datetime | None = None,
         limit: int = 10,
     ) -> list[Message]:
+        """The agent's messages for ``query`` (the newest without one), best first; hybrid (full text
+        fused with message vectors) when an embedder is configured."""
+        index = self.message_index
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
-            return await q.messages.search(
+        vector = None
+        if index is not None:  # before the transaction: a network call with an endpoint embedder
+            await index.open()
+            vector = await index.embed_query(query)
+        async with self.store.read() as q:
+            return await search_messages(
+                q,
+                index,
                 agent_id,
                 query=query,
                 roles=roles or [Role.user, Role.assistant],
                 start=start,
                 end=end,
                 limit=limit,
+                query_vector=vector,
             )
+
+    async def _embed_new_messages(self, change: Change) -> None:
+        """Change listener (with an embedder): queue the agent whose history may have grown for
+        background embedding."""
+        if self.message_index is not None and change.agent_id is not None and (change.messages or change.agent):
+            self.message_index.notify(change.agent_id)
 
     async def get_run(self, run_id: str) -> Run:
         async with self.store.read() as q:

@@ -53,10 +53,15 @@ _RETRYABLE = ("conflict", "retry", "concurrent", "too many open files")
 T = TypeVar("T")
 
 
-def vector_table_name(space: str) -> str:
-    """The table holding vectors of the embedder ``space`` (e.g. ``openai/text-embedding-3-small:1536``)."""
+def space_slug(space: str) -> str:
+    """A table-name-safe, unique tag of the embedder ``space`` (e.g. ``openai/text-embedding-3-small:1536``)."""
     slug = re.sub(r"[^a-z0-9]+", "_", space.lower()).strip("_")[:40]
-    return f"{_VEC_PREFIX}{slug}_{hashlib.sha256(space.encode()).hexdigest()[:8]}"
+    return f"{slug}_{hashlib.sha256(space.encode()).hexdigest()[:8]}"
+
+
+def vector_table_name(space: str) -> str:
+    """The table holding archival vectors of the embedder ``space``."""
+    return f"{_VEC_PREFIX}{space_slug(space)}"
 
 
 def _literal(value: str) -> str:
@@ -142,6 +147,18 @@ def _create_index(table: Table, column: str, config: Any) -> None:
             raise
 
 
+def table_names(db: DBConnection) -> set[str]:
+    """Every table under the connection's URI (listed page by page)."""
+    names: set[str] = set()
+    token = None
+    while True:
+        page = db.list_tables(page_token=token)
+        names.update(page.tables)
+        token = page.page_token
+        if not token:
+            return names
+
+
 class LanceIndex:
     """Open with `await LanceIndex.open(uri)`. Methods are async and run LanceDB in worker threads."""
 
@@ -166,17 +183,15 @@ class LanceIndex:
 
         return await anyio.to_thread.run_sync(connect)
 
+    @property
+    def db(self) -> DBConnection:
+        """The connection, shared with the conversation-message vectors (`letta_mcp.store.message_vectors`)."""
+        return self._db
+
     # --- tables ---------------------------------------------------------------------------------
 
     def _table_names(self) -> set[str]:
-        names: set[str] = set()
-        token = None
-        while True:
-            page = self._db.list_tables(page_token=token)
-            names.update(page.tables)
-            token = page.page_token
-            if not token:
-                return names
+        return table_names(self._db)
 
     def _schema(self, dim: int | None) -> pa.Schema:
         import pyarrow as pa
