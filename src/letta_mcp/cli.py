@@ -30,6 +30,8 @@ from letta_mcp.redact import redact_logs, redact_text
 
 if TYPE_CHECKING:
     from letta_mcp.remote import RemoteServers
+    from letta_mcp.service.archival import ArchivalService
+    from letta_mcp.store import Store
 
 log = logging.getLogger("letta_mcp")
 
@@ -321,7 +323,8 @@ def _chat(settings: Settings, agent: str | None) -> int:
 
 
 async def _reindex(settings: Settings) -> int:
-    """Rebuild the archival index; a progress bar on stderr (stdout stays free for scripts)."""
+    """Rebuild the archival index (and, with an embedder, the vectors of conversation messages); a
+    progress bar on stderr (stdout stays free for scripts)."""
     from letta_mcp.embed.errors import EmbedError
     from letta_mcp.service.archival import ArchivalService
     from letta_mcp.store import Store
@@ -331,6 +334,7 @@ async def _reindex(settings: Settings) -> int:
         archival = await ArchivalService.open(store, settings)
         try:
             count = await archival.reindex(_progress_bar)
+            messages = await _reindex_messages(store, archival)
         finally:
             await archival.close()
     except EmbedError as e:
@@ -338,8 +342,25 @@ async def _reindex(settings: Settings) -> int:
         return 1
     finally:
         await store.close()
-    print(f"Reindexed {count} archival passage{'' if count == 1 else 's'} in {settings.data_dir}", file=sys.stderr)
+    embedded = f" and embedded {messages} message{'' if messages == 1 else 's'}" if messages else ""
+    print(
+        f"Reindexed {count} archival passage{'' if count == 1 else 's'}{embedded} in {settings.data_dir}",
+        file=sys.stderr,
+    )
     return 0
+
+
+async def _reindex_messages(store: Store, archival: ArchivalService) -> int:
+    """Embed every conversation message again, when an embedder is configured (conversation search)."""
+    from letta_mcp.runtime.message_index import MessageIndex
+
+    if archival.memory.embedder is None:
+        return 0
+    index = MessageIndex(store, archival.memory)
+    try:
+        return await index.reindex(_progress_bar)
+    finally:
+        await index.aclose()
 
 
 async def _reassign_owner(settings: Settings, old: str, new: str) -> int:

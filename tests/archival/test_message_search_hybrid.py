@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import anyio
 import pytest
 from archival_embedders import BagOfWords
 
+from letta_mcp.cli import main
 from letta_mcp.config import Settings
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import Role, utcnow
@@ -207,3 +209,23 @@ async def test_reindex_embeds_every_message_again(hybrid_chat: tuple[AgentServic
     with anyio.fail_after(20):
         assert await service.message_index.reindex() == 4
     assert (await service.search_messages(agent, query="puppy", roles=[Role.user]))[0].content == DOG
+
+
+def test_reindex_command_embeds_every_message_with_the_configured_embedder(
+    settings: Settings, scripted: ScriptedProvider, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def chat() -> None:
+        service = await open_service(settings, scripted, None)
+        try:
+            agent = (await service.create_agent(name="a")).agent.id
+            scripted.add(reply(HOUND))
+            await service.send_message(agent, DOG)
+        finally:
+            await service.close()
+
+    anyio.run(chat)
+    config = tmp_path / "local.toml"
+    config.write_text('embedder = "local"\n')  # the real [local] model, as a user configures it
+
+    assert main(["reindex", "--data-dir", str(settings.data_dir), "--config", str(config)]) == 0
+    assert "and embedded 2 messages" in capsys.readouterr().err
