@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from mcp import Client
@@ -18,10 +19,13 @@ from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.server import create_server
 from letta_mcp.service import AgentService
 
+if TYPE_CHECKING:
+    from s3 import S3Bucket  # a plugin (below): importing it here would bypass assertion rewriting
+
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # discard port: nothing listens
 
-pytest_plugins = ["fake_openai"]
+pytest_plugins = ["fake_openai", "s3"]
 
 
 @pytest.fixture
@@ -30,8 +34,12 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(overrides={"data_dir": str(tmp_path / "data")}, environ={})
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    overrides: dict[str, Any] = {"data_dir": str(tmp_path / "data")}
+    if os.environ.get("LETTA_MCP_TEST_LANCE_S3") == "1":  # the whole suite with the index on S3 (moto)
+        s3: S3Bucket = request.getfixturevalue("s3")
+        overrides |= {"lance_uri": s3.uri(), "lance_storage_options": s3.options}
+    return load_settings(overrides=overrides, environ={})
 
 
 @pytest.fixture

@@ -239,6 +239,7 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
     from letta_mcp.server import create_server
     from letta_mcp.service import AgentService
     from letta_mcp.store import StoreError
+    from letta_mcp.store.object_store import ObjectStoreError
 
     if transport == "stdio" and settings.auth.configured:
         log.warning(
@@ -271,6 +272,10 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
         if sock is not None:
             sock.close()
         raise _StartupError(f"cannot set up the archival embedder: {e}") from e
+    except ObjectStoreError as e:
+        if sock is not None:
+            sock.close()
+        raise _StartupError(str(e)) from e
     try:
         if transport == "stdio":
             from letta_mcp.server.stdio import serve_stdio
@@ -328,6 +333,7 @@ async def _reindex(settings: Settings) -> int:
     from letta_mcp.embed.errors import EmbedError
     from letta_mcp.service.archival import ArchivalService
     from letta_mcp.store import Store
+    from letta_mcp.store.object_store import ObjectStoreError
 
     store = await Store.open(settings.store_target)
     try:
@@ -339,6 +345,9 @@ async def _reindex(settings: Settings) -> int:
             await archival.close()
     except EmbedError as e:
         print(f"\nletta-mcp: the embedder failed: {e}", file=sys.stderr)
+        return 1
+    except ObjectStoreError as e:
+        print(f"letta-mcp: {e}", file=sys.stderr)
         return 1
     finally:
         await store.close()

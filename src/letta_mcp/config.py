@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from letta_mcp.config_errors import FromEnv, Loc, Origin, describe, file_origins
 
@@ -95,6 +104,31 @@ class TaskSettings(BaseModel):
         default=1000, ge=10, le=600_000, description="How often clients are asked to poll tasks/get."
     )
 
+
+# LanceDB (object_store) storage options: the names also accepted for one, and the standard
+# variables that set it when the configuration does not (first one set wins).
+_STORAGE_OPTION_ALIASES = {
+    "endpoint": "aws_endpoint",
+    "endpoint_url": "aws_endpoint",
+    "aws_endpoint_url": "aws_endpoint",
+    "aws_allow_http": "allow_http",
+    "region": "aws_region",
+    "aws_default_region": "aws_region",
+    "access_key_id": "aws_access_key_id",
+    "secret_access_key": "aws_secret_access_key",
+    "session_token": "aws_session_token",
+    "token": "aws_session_token",
+    "aws_token": "aws_session_token",
+}
+_STORAGE_ENV = {
+    "aws_endpoint": ("AWS_ENDPOINT_URL", "AWS_ENDPOINT"),
+    "allow_http": ("AWS_ALLOW_HTTP",),
+    "aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    "aws_access_key_id": ("AWS_ACCESS_KEY_ID",),
+    "aws_secret_access_key": ("AWS_SECRET_ACCESS_KEY",),
+    "aws_session_token": ("AWS_SESSION_TOKEN",),
+}
+_SECRET_OPTION = re.compile(r"key|secret|token|password|credential|sas", re.IGNORECASE)
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -370,6 +404,12 @@ class Settings(BaseModel):
     lance_uri: str | None = Field(
         default=None, description="Where the LanceDB search index lives (None: <data_dir>/lance)."
     )
+    lance_storage_options: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Object-store options of an s3:// lance_uri (aws_endpoint, aws_region, allow_http, "
+        "aws_access_key_id, aws_secret_access_key, aws_session_token, …); they override the standard AWS_* "
+        "variables.",
+    )
     lease_ttl_s: float = Field(
         default=15.0,
         ge=1,
@@ -420,6 +460,21 @@ class Settings(BaseModel):
     def store_target(self) -> Path | str:
         """What `Store.open` opens: the PostgreSQL URL, or the SQLite file in the data directory."""
         return self.database_url or self.data_dir / "letta.db"
+
+    @field_validator("lance_storage_options")
+    @classmethod
+    def _storage_option_names(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # One name per option, so a file's `endpoint` overrides AWS_ENDPOINT_URL instead of meeting it.
+        return {_STORAGE_OPTION_ALIASES.get(k.lower(), k.lower()): v for k, v in value.items()}
+
+    @field_serializer("lance_storage_options", when_used="json")
+    def _show_storage_options(self, value: dict[str, SecretStr]) -> dict[str, str]:
+        # `letta-mcp config` shows the endpoint and region (what a person checks), never keys or tokens.
+        return {k: str(v) if _SECRET_OPTION.search(k) else v.get_secret_value() for k, v in value.items()}
+
+    def lance_options(self) -> dict[str, str]:
+        """The storage options LanceDB is opened with (plain values)."""
+        return {k: v.get_secret_value() for k, v in self.lance_storage_options.items()}
 
     @field_validator("data_dir")
     @classmethod
@@ -492,6 +547,7 @@ def load_settings(
     except ValidationError as e:
         raise ConfigError(describe(e, origins, Settings, ENV_PREFIX)) from e
     _apply_provider_env(settings, env)
+    _apply_storage_env(settings, env)
     return settings
 
 
@@ -520,6 +576,17 @@ def _apply_provider_env(settings: Settings, env: Mapping[str, str]) -> None:
                 provider.api_key = SecretStr(env[var])
         if name == "openai" and provider.base_url is None:
             provider.base_url = env.get("OPENAI_BASE_URL") or env.get("OPENAI_API_BASE") or None
+
+
+def _apply_storage_env(settings: Settings, env: Mapping[str, str]) -> None:
+    """The standard AWS_* variables other S3 tools read fill the storage options of an ``s3://``
+    ``lance_uri`` that the configuration leaves unset."""
+    if not (settings.lance_uri or "").startswith(("s3://", "s3a://", "s3+ddb://")):
+        return
+    for option, names in _STORAGE_ENV.items():
+        value = next((env[name] for name in names if env.get(name)), None)
+        if value is not None and option not in settings.lance_storage_options:
+            settings.lance_storage_options[option] = SecretStr(value)
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:

@@ -46,6 +46,7 @@ from letta_mcp.service.access import current_principal
 from letta_mcp.service.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceError
 from letta_mcp.store import Queries, Store
 from letta_mcp.store.archival import decode_cursor
+from letta_mcp.store.object_store import check_object_store
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,17 @@ class ArchivalService:
     async def open(cls, store: Store, settings: Settings, *, embedder: Embedder | None = None) -> ArchivalService:
         """Set up archival memory on an open store. ``embedder`` replaces the configured one (tests,
         benchmarks); without it the ``embedder`` setting decides. LanceDB is not imported here: the
-        index opens on first use, so server start-up stays fast."""
+        index opens on first use, so server start-up stays fast; an object-store ``lance_uri`` is
+        probed first (`letta_mcp.store.object_store`), so a store that would lose writes is refused."""
+        uri = settings.lance_uri or str(settings.data_dir / "lance")
+        # An object store is checked before anything is written (raises `ObjectStoreError`).
+        await check_object_store(uri, settings.lance_options())
         if embedder is None:
             embedder = build_embedder(settings)
         memory = ArchivalMemory(
             store,
-            uri=settings.lance_uri or str(settings.data_dir / "lance"),
+            uri=uri,
+            storage_options=settings.lance_options(),
             embedder=embedder,
             chunk_chars=settings.archival_chunk_chars,
             batch_size=settings.embedding_batch_size,

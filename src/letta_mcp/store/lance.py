@@ -1,7 +1,7 @@
 """The LanceDB search index of archival passages (SQLite holds the passages themselves).
 
-Two kinds of table under one Lance URI (a local directory today, ``s3://…`` later, hence
-``storage_options``):
+Two kinds of table under one Lance URI: a local directory, or ``s3://bucket/prefix`` with the
+``storage_options`` that reach it (`letta_mcp.store.object_store` probes such a store first):
 
 - ``archival_text``: id, archive_id, text, context, tags, created_at, with native full-text indexes
   (``FTS()``: BM25, English stemming, stop words, ASCII folding) on ``text`` and ``context`` (the
@@ -15,7 +15,9 @@ Rows are keyed by the passage id and written with ``merge_insert``, so writing a
 retry after a crash) never duplicates it. Every call blocks, so each runs in a worker thread
 (`anyio.to_thread.run_sync`); ``lancedb`` itself is imported on first use only (it takes seconds),
 never when the server starts. Several processes may write the same tables: LanceDB commits are
-optimistic, and a commit that lost a race is retried here.
+optimistic, and a commit that lost a race is retried here. Replicas sharing one object store see
+each other's writes because every read checks for the latest version first
+(``read_consistency_interval=0``: one small request per read, cheap next to a search).
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ class LanceIndex:
         def connect() -> LanceIndex:
             import lancedb  # seconds to import: only here, on first archival use
 
-            # read_consistency_interval=0: every read sees other processes' latest commits.
+            # read_consistency_interval=0: every read sees other processes' (and replicas') latest commits.
             db = lancedb.connect(uri, read_consistency_interval=timedelta(0), storage_options=storage_options)
             index = cls(db, ann_threshold=ann_threshold)
             index._text_table()
