@@ -151,6 +151,13 @@ class MessageIndex:
         """Compact as archival does: after `MAINTAIN_AT_LEAST` to `MAINTAIN_EVERY` new rows."""
         vectors = await self.open()
         if self._written >= min(MAINTAIN_EVERY, max(MAINTAIN_AT_LEAST, await vectors.count() // MAINTAIN_FRACTION)):
+            await self.optimize()
+
+    async def optimize(self) -> None:
+        """Compact the vector tables now (benchmarks: search the steady state a long-running server
+        reaches); never at the same time as the background indexer's own compaction."""
+        vectors = await self.open()
+        async with self._work_lock:
             self._written = 0
             await vectors.maintain()
 
