@@ -69,7 +69,7 @@ async def parts(service: AgentService, agent_id: str, question: str) -> dict[str
     roles = [Role.user, Role.assistant]
     async with service.store.read() as q:
         fts = await q.messages.search(agent_id, query=question, roles=roles, limit=TOP_K)
-    vector = await index.embed_query(question)
+    vector = await index.prepare(question)
     assert vector is not None
     near = await (await index.open()).search(agent_id, vector, roles=roles, start=None, end=None, limit=TOP_K)
     return {"fts": [m.id for m in fts], "vector": [mid for mid, _, _ in near]}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from archival_embedders import BagOfWords
+from archival_embedders import BagOfWords, Unreachable
 
 from letta_mcp.cli import main
 from letta_mcp.config import Settings
@@ -143,6 +143,21 @@ async def test_turns_do_not_wait_for_embedding_and_pending_messages_are_found_by
             assert (await service.search_messages(agent, query="puppy", roles=[Role.user]))[0].content == DOG
     finally:
         embedder.release()
+        await service.close()
+
+
+async def test_search_falls_back_to_full_text_when_the_embedder_fails(
+    settings: Settings, scripted: ScriptedProvider
+) -> None:
+    service = await open_service(settings, scripted, Unreachable())
+    try:
+        agent = (await service.create_agent(name="a")).agent.id
+        scripted.add(reply(HOUND))
+        with anyio.fail_after(20):
+            await service.send_message(agent, DOG)
+            found = await service.search_messages(agent, query="adopted dog", limit=1)
+        assert [m.content for m in found] == [DOG]
+    finally:
         await service.close()
 
 

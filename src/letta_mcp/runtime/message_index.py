@@ -27,7 +27,6 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from letta_mcp.embed.errors import EmbedError
 from letta_mcp.models import Message, Role
 from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.archival_index import (
@@ -262,15 +261,17 @@ class MessageIndex:
 
     # --- search ---------------------------------------------------------------------------------
 
-    async def embed_query(self, query: str | None) -> list[float] | None:
-        """The query's vector, computed before a search that runs inside a write transaction (an
-        agent step's). None when there is nothing to embed or embedding failed (full text only)."""
+    async def prepare(self, query: str | None) -> list[float] | None:
+        """Before a search's transaction opens: open the vectors (the first time imports lancedb) and
+        embed the query (maybe a network call). None when there is nothing to embed or either failed:
+        that search is then full text only, as conversation search was before it had vectors."""
         if query is None or not query.strip() or len(query) > MAX_QUERY_CHARS:
             return None
         try:
+            await self.open()
             (vector,) = await self.embed([query])
-        except EmbedError:
-            log.warning("Embedding the query failed; searching messages by full text only", exc_info=True)
+        except Exception:  # LanceDB and the embedder each raise their own kinds; neither is fatal here
+            log.warning("Message vectors unavailable; searching messages by full text only", exc_info=True)
             return None
         return vector
 

@@ -350,9 +350,8 @@ async def prepare_tools(
     if archival is not None and any(c.name.startswith("archival_") for c in calls):
         await archival.open_index()
         embedders["archival_memory_search"] = archival.embed_query
-    if message_index is not None and any(c.name == "conversation_search" for c in calls):
-        await message_index.open()
-        embedders["conversation_search"] = message_index.embed_query
+    if message_index is not None:
+        embedders["conversation_search"] = message_index.prepare
     vectors: dict[str, list[float]] = {}
     for call in calls:
         embed = embedders.get(call.name)

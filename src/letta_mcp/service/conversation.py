@@ -167,10 +167,7 @@ class ConversationMixin(ServiceBase):
         index = self.message_index
         async with self.store.read() as q:
             await self._require_agent(q, agent_id)
-        vector = None
-        if index is not None:  # before the transaction: a network call with an endpoint embedder
-            await index.open()
-            vector = await index.embed_query(query)
+        vector = await index.prepare(query) if index is not None else None  # before the transaction
         async with self.store.read() as q:
             return await search_messages(
                 q,

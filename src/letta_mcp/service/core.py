@@ -23,6 +23,7 @@ from letta_mcp.llm.registry import ProviderRegistry
 from letta_mcp.llm.tokens import Calibration
 from letta_mcp.runtime import AgentLoop
 from letta_mcp.runtime.context import ContextConfig
+from letta_mcp.runtime.message_index import MessageIndex
 from letta_mcp.runtime.remote_tools import RemoteTools
 from letta_mcp.service.agent_files import AgentFilesMixin
 from letta_mcp.service.agents import AgentsMixin
@@ -84,6 +85,16 @@ class AgentService(
         self.changes = ChangeFeed()
         self.runs = RunService(store, self._loop, LeaseManager(store, ttl_s=settings.lease_ttl_s))
         self._loop.messenger = Messenger(self, settings.multi_agent)
+        # With an embedder, conversation search is hybrid: messages are embedded in the background.
+        memory = archival.memory if archival is not None else None
+        self.message_index = (
+            MessageIndex(store, memory, batch_size=settings.embedding_batch_size)
+            if memory is not None and memory.embedder is not None
+            else None
+        )
+        self._loop.message_index = self.message_index
+        if self.message_index is not None:
+            self.changes.subscribe(self._embed_new_messages)
 
     def on_change(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener`` after each committed change (see `letta_mcp.service.changes`); returns unsubscribe."""
@@ -115,6 +126,8 @@ class AgentService(
         service._loop.remote = remote_tools
         try:
             await service.runs.lease.start()  # also marks runs of dead processes as interrupted
+            if service.message_index is not None:
+                service.message_index.start()  # embeds, in the background, what the last run left
         except BaseException:
             await service.close()
             raise
@@ -124,6 +137,8 @@ class AgentService(
         await self.runs.close()
         if self._loop.remote is not None:
             await self._loop.remote.aclose()
+        if self.message_index is not None:  # first: it embeds with the archival engine's embedder
+            await self.message_index.aclose()
         if self.archival is not None:
             await self.archival.close()
         await self.providers.aclose()
