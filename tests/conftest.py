@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # discard port: nothing listens
+# The whole suite with its LanceDB index on S3 (moto): read once and removed, since settings loaded
+# from the environment (CLI runs in-process) would take a LETTA_MCP_* variable for a setting.
+LANCE_ON_S3 = os.environ.pop("LETTA_MCP_TEST_LANCE_S3", "") == "1"
 
 pytest_plugins = ["fake_openai", "s3"]
 
@@ -36,7 +39,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     overrides: dict[str, Any] = {"data_dir": str(tmp_path / "data")}
-    if os.environ.get("LETTA_MCP_TEST_LANCE_S3") == "1":  # the whole suite with the index on S3 (moto)
+    if LANCE_ON_S3:
         s3: S3Bucket = request.getfixturevalue("s3")
         overrides |= {"lance_uri": s3.uri(), "lance_storage_options": s3.options}
     return load_settings(overrides=overrides, environ={})

@@ -472,6 +472,11 @@ class Settings(BaseModel):
         # `letta-mcp config` shows the endpoint and region (what a person checks), never keys or tokens.
         return {k: str(v) if _SECRET_OPTION.search(k) else v.get_secret_value() for k, v in value.items()}
 
+    @property
+    def lance_target(self) -> str:
+        """Where LanceDB keeps the search index: ``lance_uri``, or ``<data_dir>/lance``."""
+        return self.lance_uri or str(self.data_dir / "lance")
+
     def lance_options(self) -> dict[str, str]:
         """The storage options LanceDB is opened with (plain values)."""
         return {k: v.get_secret_value() for k, v in self.lance_storage_options.items()}

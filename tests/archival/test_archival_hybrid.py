@@ -13,7 +13,7 @@ from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.models import Passage, utcnow
 from letta_mcp.service import AgentService
 from letta_mcp.service.errors import InvalidRequestError, ServiceError
-from letta_mcp.store.lance import LanceIndex, build_filter, vector_table_name
+from letta_mcp.store.lance import LanceIndex, build_filter
 
 pytestmark = pytest.mark.anyio
 
@@ -87,8 +87,8 @@ async def test_changing_the_embedder_re_embeds_and_never_mixes_vectors(
     await service.archival.insert(agent, CAR)
     await service.archival.wait_indexed()
     await service.close()
-    lance_dir = Path(settings.data_dir) / "lance"
-    assert (lance_dir / f"{vector_table_name('test/first:64')}.lance").exists()
+    index = await LanceIndex.open(settings.lance_target, storage_options=settings.lance_options())
+    assert await index.has_vector_table("test/first:64")
 
     gate = anyio.Event()
     second = BagOfWords(name="test/second", dim=32, gate=gate)
@@ -100,14 +100,13 @@ async def test_changing_the_embedder_re_embeds_and_never_mixes_vectors(
         # Meanwhile: full-text only, the old model's vectors are not used for the new model's query.
         hits = await service.archival.search(agent, "puppy dog")
         assert hits[0].passage.id == dog.id and all(h.vector_rank is None for h in hits)
-        assert not (lance_dir / f"{vector_table_name('test/first:64')}.lance").exists()
+        assert not await index.has_vector_table("test/first:64")
 
         gate.set()
         await service.archival.wait_indexed()
         assert (await service.archival.status()).vec_pending == 0
         hits = await service.archival.search(agent, "puppy", mode="vector")
         assert hits[0].passage.id == dog.id and hits[0].vector_rank == 1
-        index = await LanceIndex.open(str(lance_dir))
         assert await index.count(space="test/second:32") == 2
     finally:
         await service.close()

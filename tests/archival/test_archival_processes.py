@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import anyio
 import pytest
@@ -73,7 +72,7 @@ async def test_two_processes_inserting_at_once_lose_nothing(settings: Settings) 
             for i in (0, PER_PROCESS // 2, PER_PROCESS - 1):
                 hits = await service.archival.search(agent, f"zq{name}x{i}", top_k=1)
                 assert hits and hits[0].passage.text.endswith(f"zq{name}x{i}")
-        index = await LanceIndex.open(str(Path(settings.data_dir) / "lance"))
+        index = await LanceIndex.open(settings.lance_target, storage_options=settings.lance_options())
         indexed = await index.ids()
         assert sorted(indexed) == sorted(written)  # every passage indexed exactly once
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -21,8 +20,8 @@ async def open_service(settings: Settings) -> AgentService:
     return await AgentService.open(settings, providers={"openai": ScriptedProvider()})
 
 
-def lance_uri(settings: Settings) -> str:
-    return str(Path(settings.data_dir) / "lance")
+async def open_index(settings: Settings) -> LanceIndex:
+    return await LanceIndex.open(settings.lance_target, storage_options=settings.lance_options())
 
 
 @pytest.mark.anyio
@@ -37,7 +36,7 @@ async def test_a_passage_committed_but_never_indexed_is_found_after_restart(sett
             q, agent.agent, [NewPassage(text="the spare key is under the blue pot")], utcnow()
         )
     await service.close()
-    assert await (await LanceIndex.open(lance_uri(settings))).count() == 0
+    assert await (await open_index(settings)).count() == 0
 
     service = await open_service(settings)
     try:
@@ -58,7 +57,7 @@ async def test_an_index_write_lost_after_commit_is_redone_on_restart(settings: S
     (kept,) = await service.archival.insert(agent, "the boiler pressure should be 1.5 bar")
     await service.archival.wait_indexed()
     await service.close()
-    index = await LanceIndex.open(lance_uri(settings))
+    index = await open_index(settings)
     await index.delete(passage_ids=[lost.id])  # SQLite says indexed, LanceDB lost it
     assert await index.count() == 1
 
@@ -85,7 +84,7 @@ async def test_index_rows_without_a_passage_are_removed_on_restart(settings: Set
     with sqlite3.connect(Path(settings.data_dir) / "letta.db") as db:  # the delete committed, LanceDB's did not
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("DELETE FROM passages WHERE id = ?", (ghost.id,))
-    index = await LanceIndex.open(lance_uri(settings))
+    index = await open_index(settings)
     assert await index.count() == 2
 
     service = await open_service(settings)
@@ -106,7 +105,7 @@ async def test_reindex_rebuilds_a_lost_index_from_sqlite_with_progress(settings:
     passages = await service.archival.insert_many(agent, [NewPassage(text=f"fact number {i}") for i in range(5)])
     await service.archival.wait_indexed()
     await service.close()
-    shutil.rmtree(lance_uri(settings))
+    await (await open_index(settings)).drop_all()  # the index is lost (its tables gone)
 
     service = await open_service(settings)
     try:
@@ -116,7 +115,7 @@ async def test_reindex_rebuilds_a_lost_index_from_sqlite_with_progress(settings:
         assert progress[0] == (0, 5) and progress[-1] == (5, 5)
         hits = await service.archival.search(agent, "fact number", top_k=10)
         assert {h.passage.id for h in hits} == {p.id for p in passages}
-        assert await (await LanceIndex.open(lance_uri(settings))).count() == 5
+        assert await (await open_index(settings)).count() == 5
     finally:
         await service.close()
 
@@ -137,6 +136,7 @@ def test_reindex_command_shows_progress_on_stderr(settings: Settings, capsys: py
     assert captured.out == ""
 
     async def count() -> int:
-        return await (await LanceIndex.open(lance_uri(settings))).count()
+        # `main` reads no test settings: its index is the data directory's, also when the suite runs on S3.
+        return await (await LanceIndex.open(str(settings.data_dir / "lance"))).count()
 
     assert anyio.run(count) == 3 and agent

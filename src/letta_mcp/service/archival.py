@@ -77,14 +77,13 @@ class ArchivalService:
         benchmarks); without it the ``embedder`` setting decides. LanceDB is not imported here: the
         index opens on first use, so server start-up stays fast; an object-store ``lance_uri`` is
         probed first (`letta_mcp.store.object_store`), so a store that would lose writes is refused."""
-        uri = settings.lance_uri or str(settings.data_dir / "lance")
         # An object store is checked before anything is written (raises `ObjectStoreError`).
-        await check_object_store(uri, settings.lance_options())
+        await check_object_store(settings.lance_target, settings.lance_options())
         if embedder is None:
             embedder = build_embedder(settings)
         memory = ArchivalMemory(
             store,
-            uri=uri,
+            uri=settings.lance_target,
             storage_options=settings.lance_options(),
             embedder=embedder,
             chunk_chars=settings.archival_chunk_chars,
