@@ -18,10 +18,13 @@ from typing import Any
 
 import anyio
 import pytest
+from archival_embedders import BagOfWords
 
 from letta_mcp.config import Settings, load_settings
 from letta_mcp.llm.scripted import ScriptedProvider
+from letta_mcp.models import NewPassage
 from letta_mcp.service import AgentService
+from letta_mcp.store.lance import LanceIndex
 from letta_mcp.store.object_store import ObjectStoreError, S3Signer
 from s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Bucket
 
@@ -64,6 +67,27 @@ async def test_insert_search_delete_and_reindex_with_the_index_on_s3(tmp_path: P
     # The index is in the bucket, not in the data directory.
     assert any(key.endswith(".lance") for key in s3.keys(settings.lance_uri or ""))
     assert not (settings.data_dir / "lance").exists()
+
+
+async def test_vectors_and_their_maintenance_on_s3(tmp_path: Path, s3: S3Bucket) -> None:
+    settings = s3_settings(tmp_path, s3, archival_ann_threshold=1000)
+    with anyio.fail_after(180):
+        service = await AgentService.open(settings, providers={"openai": ScriptedProvider()}, embedder=BagOfWords())
+        try:
+            assert service.archival is not None
+            agent = (await service.create_agent(name="a")).agent.id
+            filler = [NewPassage(text=f"meeting {i} about budget line {i}") for i in range(1000)]
+            await service.archival.insert_many(agent, [NewPassage(text="My puppy is called Rex."), *filler])
+            await service.archival.wait_indexed()
+            # A thousand vectors: optimize folds them in and builds the ANN index, in the bucket.
+            memory = service.archival.memory
+            await (await memory.open_index()).maintain(space=memory.space)
+            hits = await service.archival.search(agent, "my dog is called rex", mode="vector", top_k=1)
+        finally:
+            await service.close()
+    assert hits[0].passage.text == "My puppy is called Rex."
+    index = await LanceIndex.open(settings.lance_target, storage_options=settings.lance_options())
+    assert await index.has_ann_index(BagOfWords().name + ":64")
 
 
 async def test_two_services_sharing_the_bucket_see_each_others_passages(tmp_path: Path, s3: S3Bucket) -> None:

@@ -17,7 +17,10 @@ retry after a crash) never duplicates it. Every call blocks, so each runs in a w
 never when the server starts. Several processes may write the same tables: LanceDB commits are
 optimistic, and a commit that lost a race is retried here. Replicas sharing one object store see
 each other's writes because every read checks for the latest version first
-(``read_consistency_interval=0``: one small request per read, cheap next to a search).
+(``read_consistency_interval=0``). That check is one listing per read: a full-text search of a
+2,000-row table took 6.8 ms instead of 5.6 on local disk, 29 ms instead of 4.4 against
+``moto_server`` on loopback (S3 itself adds its request latency), the price of never answering
+from a stale version.
 """
 
 from __future__ import annotations
