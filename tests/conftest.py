@@ -28,7 +28,7 @@ os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"  # discard port: nothing
 # from the environment (CLI runs in-process) would take a LETTA_MCP_* variable for a setting.
 LANCE_ON_S3 = os.environ.pop("LETTA_MCP_TEST_LANCE_S3", "") == "1"
 
-pytest_plugins = ["fake_openai", "s3"]
+pytest_plugins = ["fake_openai", "s3", "postgres"]
 
 
 @pytest.fixture
@@ -42,6 +42,10 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if LANCE_ON_S3:
         s3: S3Bucket = request.getfixturevalue("s3")
         overrides |= {"lance_uri": s3.uri(), "lance_storage_options": s3.options}
+    if os.environ.get("LETTA_TEST_DATABASE_URL"):  # the whole suite on PostgreSQL (tests/postgres.py)
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+        # The CLI and server subprocesses a test starts on the same data directory use it too.
+        request.getfixturevalue("monkeypatch").setenv("LETTA_MCP_DATABASE_URL", overrides["database_url"])
     return load_settings(overrides=overrides, environ={})
 
 

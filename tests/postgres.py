@@ -1,6 +1,6 @@
 """PostgreSQL for the tests (a pytest plugin, see conftest).
 
-``LETTA_MCP_TEST_DATABASE_URL`` set (`.ci/run`'s second pass): every test's `settings` get a
+``LETTA_TEST_DATABASE_URL`` set (`.ci/run`'s second pass): every test's `settings` get a
 schema of their own in that database, created empty and dropped after the test, so the suite runs
 on PostgreSQL as it runs on SQLite. Tests that are about PostgreSQL itself ask for `postgres_url`,
 which is that database, or a throwaway cluster this session starts (`tests/postgres_cluster.py`).
@@ -18,7 +18,7 @@ import pytest
 
 from postgres_cluster import start, stop
 
-ENV = "LETTA_MCP_TEST_DATABASE_URL"
+ENV = "LETTA_TEST_DATABASE_URL"
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.service import AgentService
 
 async def main(data_dir, agent_id, name, count):
-    settings = load_settings(overrides={"data_dir": data_dir}, environ={})
+    settings = load_settings(overrides={"data_dir": data_dir})  # LETTA_MCP_DATABASE_URL too, if set
     service = await AgentService.open(settings, providers={"openai": ScriptedProvider()})
     ids = []
     try:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import anyio
 import pytest
 
@@ -13,6 +10,7 @@ from letta_mcp.config import Settings
 from letta_mcp.llm.scripted import ScriptedProvider
 from letta_mcp.models import NewPassage, utcnow
 from letta_mcp.service import AgentService
+from letta_mcp.store import Store
 from letta_mcp.store.lance import LanceIndex
 
 
@@ -81,9 +79,12 @@ async def test_index_rows_without_a_passage_are_removed_on_restart(settings: Set
     await service.archival.insert(agent, "a passage that stays")
     await service.archival.wait_indexed()
     await service.close()
-    with sqlite3.connect(Path(settings.data_dir) / "letta.db") as db:  # the delete committed, LanceDB's did not
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("DELETE FROM passages WHERE id = ?", (ghost.id,))
+    store = await Store.open(settings.store_target)  # the delete committed, LanceDB's did not
+    try:
+        async with store.write() as q:
+            await q.db.execute("DELETE FROM passages WHERE id = :id", {"id": ghost.id})
+    finally:
+        await store.close()
     index = await open_index(settings)
     assert await index.count() == 2
 

@@ -319,11 +319,11 @@ class ArchivalQueries:
 
     async def share_of(self, archive_ids: list[str]) -> float:
         """The fraction of all passages that these archives hold (from the archives' counters: no scan)."""
-        marks = ", ".join("?" for _ in archive_ids)
+        params: dict[str, Any] = {}
         row = await self._db.fetchone(
-            f"SELECT COALESCE(SUM(CASE WHEN id IN ({marks}) THEN passage_count END), 0),"
+            f"SELECT COALESCE(SUM(CASE WHEN id IN ({_names('a', archive_ids, params)}) THEN passage_count END), 0),"
             " COALESCE(SUM(passage_count), 0) FROM archives",
-            archive_ids,
+            params,
         )
         return row[0] / row[1] if row and row[1] else 0.0
 

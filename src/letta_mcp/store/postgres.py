@@ -14,7 +14,8 @@ PostgreSQL's spelling once per statement text and keeps the prepared statement p
 - ``:name`` → ``$n`` (outside string literals and ``::`` casts);
 - SQLite spellings with a PostgreSQL twin: ``LIKE`` (case-insensitive in SQLite) → ``ILIKE``,
   ``x COLLATE NOCASE`` → ``lower(x)``, ``IS [NOT] <value>`` → ``IS [NOT] DISTINCT FROM``,
-  ``json_group_array(x)`` → a ``json_agg`` that is ``[]`` when empty, ``group_concat`` → ``string_agg``.
+  ``json_group_array(x)`` → a ``json_agg`` that is ``[]`` when empty, ``group_concat`` → ``string_agg``,
+  ``x IN ()`` (an empty list) → ``FALSE``.
   Anything further apart (full-text search, JSON edits) is written per engine where it is used.
 
 asyncpg checks parameter types strictly, where SQLite converts; values are converted to the type
@@ -50,6 +51,9 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bIS (?=[$'])"), "IS NOT DISTINCT FROM "),
     (re.compile(r"json_group_array\(([\w.]+)\)"), r"COALESCE(json_agg(\1), '[]'::json)::text"),
     (re.compile(r"group_concat\("), "string_agg("),
+    # SQLite takes an empty list (`x IN ()` is false); PostgreSQL's grammar does not.
+    (re.compile(r"[\w.]+ NOT IN \(\)"), "TRUE"),
+    (re.compile(r"[\w.]+ IN \(\)"), "FALSE"),
 )
 
 
