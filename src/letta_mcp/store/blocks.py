@@ -126,7 +126,7 @@ class BlockQueries:
         return [
             _block(row)
             for row in await self._db.fetchall(
-                "SELECT * FROM blocks WHERE (:owner IS NULL OR owner = :owner) AND (:label IS NULL OR label = :label)"
+                "SELECT * FROM blocks WHERE (owner = :owner OR :owner IS NULL) AND (label = :label OR :label IS NULL)"
                 " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
                 {"owner": owner, "label": label, "limit": limit, "offset": offset},
             )
@@ -186,7 +186,7 @@ class BlockQueries:
             _history(row)
             for row in await self._db.fetchall(
                 "SELECT * FROM block_history WHERE block_id = :block_id"
-                " AND (:before IS NULL OR version < :before) ORDER BY version DESC LIMIT :limit",
+                " AND (version < :before OR :before IS NULL) ORDER BY version DESC LIMIT :limit",
                 {"block_id": block_id, "limit": limit, "before": before_version},
             )
         ]

@@ -57,7 +57,7 @@ class TemplateQueries:
         """The template with this id or name, among ``owner``'s (everyone's if None). Names are unique
         per owner only, so when several owners' match, ``prefer_owner``'s wins, then the oldest."""
         row = await self._db.fetchone(
-            "SELECT * FROM templates WHERE (id = :key OR name = :key) AND (:owner IS NULL OR owner = :owner)"
+            "SELECT * FROM templates WHERE (id = :key OR name = :key) AND (owner = :owner OR :owner IS NULL)"
             " ORDER BY id = :key DESC, owner = :prefer DESC, created_at LIMIT 1",
             {"key": id_or_name, "owner": owner, "prefer": prefer_owner},
         )
@@ -68,6 +68,6 @@ class TemplateQueries:
         return [
             _template(row)
             for row in await self._db.fetchall(
-                "SELECT * FROM templates WHERE :owner IS NULL OR owner = :owner ORDER BY name, owner", {"owner": owner}
+                "SELECT * FROM templates WHERE owner = :owner OR :owner IS NULL ORDER BY name, owner", {"owner": owner}
             )
         ]
