@@ -7,6 +7,7 @@
     letta-mcp hash-token < token.txt                      print the digest to put in auth.tokens
     letta-mcp reindex [--data-dir DIR] [--config FILE]    rebuild the archival search index from SQLite
     letta-mcp reassign-owner OLD NEW [--data-dir DIR]     give one principal's agents to another (ids kept)
+    letta-mcp migrate-store --to postgresql://…|DIR [--lance-uri URI]   copy the store to another engine
     letta-mcp export AGENT_ID -o FILE.af [--messages all|in_context|none] [--no-archival]
     letta-mcp import FILE.af [--name NAME] [--strip-messages]   new agents from a Letta Agent File
     letta-mcp chat [AGENT] [--data-dir DIR] [--config FILE]   talk to an agent (id or name) in the terminal
@@ -111,6 +112,26 @@ def _parser() -> argparse.ArgumentParser:
     common(reassign)
     reassign.add_argument("old", help="The current owner, e.g. local or jwt:https://auth.example.com/:carol.")
     reassign.add_argument("new", help="The new owner, e.g. alice (as named in auth.tokens).")
+    migrate = commands.add_parser(
+        "migrate-store",
+        help="Copy the whole store (this data directory's letta.db, or database_url) into an empty PostgreSQL "
+        "database or data directory, verify every table by row count and checksum, and build the target's "
+        "archival index. Stop the servers first. Prints the result as JSON.",
+        epilog="Example: letta-mcp migrate-store --data-dir ~/agents --to postgresql://letta:pw@db:5432/letta "
+        "--lance-uri s3://bucket/letta",
+    )
+    common(migrate)
+    migrate.add_argument(
+        "--to",
+        required=True,
+        metavar="TARGET",
+        help="A postgresql:// URL, or a data directory (or its letta.db) for SQLite. It must hold no rows.",
+    )
+    migrate.add_argument(
+        "--lance-uri",
+        help="The target's archival index (default: the source's own index for a PostgreSQL target, which is "
+        "kept; <target dir>/lance for a data directory). A new place is built from the copied passages.",
+    )
     export = commands.add_parser(
         "export",
         help="Write an agent as a Letta Agent File (.af, v2), with the other agents of its groups. "
@@ -175,6 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return anyio.run(_reindex, settings)
     if args.command == "reassign-owner":
         return anyio.run(_reassign_owner, settings, args.old, args.new)
+    if args.command == "migrate-store":
+        try:
+            target = _migration_target(settings, args, overrides)
+        except ConfigError as e:
+            print(f"letta-mcp: {e}", file=sys.stderr)
+            return 2
+        return anyio.run(_migrate_store, settings, target)
     if args.command in ("export", "import"):
         return anyio.run(_agent_file, settings, args)
     if args.command == "chat":
@@ -390,6 +418,73 @@ async def _reassign_owner(settings: Settings, old: str, new: str) -> int:
         await store.close()
     print(json.dumps({"from": old, "to": new, "moved": moved}))
     return 0
+
+
+def _migration_target(settings: Settings, args: argparse.Namespace, overrides: dict[str, Any]) -> Settings:
+    """The settings a server on ``--to`` would run with: the same configuration, another store and index."""
+    from pathlib import Path
+
+    from letta_mcp.service.migrate import index_uri
+
+    to: str = args.to
+    if to.startswith(("postgresql://", "postgres://")):
+        place = {"database_url": to, "lance_uri": args.lance_uri or index_uri(settings)}
+    else:
+        path = Path(to).expanduser()
+        if path.suffix == ".db" and path.name != "letta.db":
+            raise ConfigError(f"--to: a SQLite target is a data directory or its letta.db, not {path.name}")
+        data_dir = path.parent if path.suffix == ".db" else path
+        # "" unsets a database_url from the environment or the config file: the target is the directory.
+        place = {"database_url": "", "data_dir": str(data_dir), "lance_uri": args.lance_uri or str(data_dir / "lance")}
+    return load_settings(config_file=args.config, overrides={**overrides, **place})
+
+
+async def _migrate_store(settings: Settings, target: Settings) -> int:
+    """Copy the store into ``target``'s; progress and the verification table on stderr, the result as JSON
+    on stdout. Exit 2 when refused (nothing written), 1 when the copy failed or does not match."""
+    import json
+
+    from letta_mcp.embed.errors import EmbedError
+    from letta_mcp.service.migrate import migrate_store
+    from letta_mcp.store import SchemaTooNewError, StoreError
+    from letta_mcp.store.copy import CopyRefusedError
+    from letta_mcp.store.object_store import ObjectStoreError
+
+    try:
+        done = await migrate_store(settings, target, progress=_copy_progress, index_progress=_progress_bar)
+    except (CopyRefusedError, SchemaTooNewError) as e:
+        print(f"letta-mcp: {redact_text(str(e))}. Nothing was copied.", file=sys.stderr)
+        return 2
+    except (StoreError, OSError, EmbedError, ObjectStoreError) as e:
+        print(f"letta-mcp: the copy failed: {redact_text(str(e))}", file=sys.stderr)
+        return 1
+    copy = done.copy
+    print(f"{'table':<22}{'rows':>9}  {'source checksum':<18}{'target checksum':<18}", file=sys.stderr)
+    for name, fp in copy.source.items():
+        got = copy.target[name]
+        verdict = "ok" if got == fp else "MISMATCH"
+        print(f"{name:<22}{fp.rows:>9}  {fp.checksum[:16]:<18}{got.checksum[:16]:<18}{verdict}", file=sys.stderr)
+    result = {
+        "from": str(settings.store_target),
+        "to": str(target.store_target),
+        "verified": not copy.mismatched,
+        "tables": {
+            name: {"rows": fp.rows, "checksum": fp.checksum, "target_rows": copy.target[name].rows}
+            for name, fp in copy.source.items()
+        },
+        "index": {"uri": done.index_uri, "rebuilt": done.index_rebuilt, "passages": done.indexed},
+    }
+    print(redact_text(json.dumps(result, indent=2)))
+    if copy.mismatched:
+        print(f"letta-mcp: the copy does not match the source in: {', '.join(copy.mismatched)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _copy_progress(table: str, done: int, total: int) -> None:
+    end = "\n" if done >= total else ""
+    print(f"\rcopying {table:<22} {done}/{total}", end=end, file=sys.stderr)
+    sys.stderr.flush()
 
 
 async def _agent_file(settings: Settings, args: argparse.Namespace) -> int:
