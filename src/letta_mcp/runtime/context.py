@@ -6,7 +6,7 @@ operator inspects is exactly what the loop acts on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from letta_mcp.llm.context_windows import context_window_for
@@ -58,11 +58,23 @@ class Measure:
         return self.system + self.summary + self.messages + self.tools + self.overhead
 
 
-def measure(context: list[Message], tools: list[ToolSchema]) -> Measure:
+def measure(context: list[Message], tools: list[ToolSchema], sums: tuple[int, int] | None = None) -> Measure:
+    """``sums``: `window_tokens` of ``context[1:]`` when the caller has them (`ContextCache.token_sums`
+    keeps them with each window, so a step need not add up thousands of counts)."""
     system = stored_tokens(context[0]) if context else 0
-    summary = sum(stored_tokens(m) for m in context[1:] if m.kind == SUMMARY_KIND)
-    messages = sum(stored_tokens(m) for m in context[1:] if m.kind != SUMMARY_KIND)
+    summary, messages = window_tokens(context[1:]) if sums is None else sums
     return Measure(system=system, summary=summary, messages=messages, tools=estimate_tools(tools))
+
+
+def window_tokens(messages: Iterable[Message]) -> tuple[int, int]:
+    """Raw token counts of window messages after the system message: (summary, conversation)."""
+    summary = conversation = 0
+    for m in messages:
+        if m.kind == SUMMARY_KIND:
+            summary += stored_tokens(m)
+        else:
+            conversation += stored_tokens(m)
+    return summary, conversation
 
 
 @dataclass(frozen=True)

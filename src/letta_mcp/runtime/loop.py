@@ -51,7 +51,7 @@ from letta_mcp.runtime.compaction import (
     system_alert,
     warning_message,
 )
-from letta_mcp.runtime.context import ContextConfig, measure
+from letta_mcp.runtime.context import ContextConfig, Measure, measure
 from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.runtime.message_index import MessageIndex
 from letta_mcp.runtime.multi_agent import AgentMessenger, run_outside
@@ -144,11 +144,11 @@ class AgentLoop:
             if approval is None:
                 # A call left unanswered (a resumed run that failed or was interrupted before it
                 # answered) would make every later request invalid: answer it as not run.
-                added = await _answer_dangling_calls(q, agent.id, run.id, now)
+                added, seq = await _answer_dangling_calls(q, agent.id, run.id, now)
                 incoming = Message(
                     id=new_id("message"),
                     agent_id=agent.id,
-                    seq=await q.messages.next_seq(agent.id),
+                    seq=seq,
                     role=run.input_role,
                     content=run.input,
                     run_id=run.id,
@@ -164,6 +164,7 @@ class AgentLoop:
                     _close(run, ended)
                     await q.runs.update(run)
                     return TurnResult(run=run, messages=added)
+        self._contexts.appended(agent.id, added)
         result = TurnResult(run=run, messages=added)
         limit = max_steps or agent.max_steps
         invalid_streak = 0
@@ -381,6 +382,7 @@ class AgentLoop:
                 if not response.tool_calls:
                     result.reply = response.content
             await q.runs.update(run)
+        self._contexts.appended(agent.id, added)
         result.messages.extend(added)
         invalid = bool(outcomes) and all(o.invalid_call for o in outcomes)
         return stop, invalid
@@ -396,7 +398,7 @@ class AgentLoop:
         context = await self._load(agent.id)
         policy = self.context.policy(agent)
         ratio = self.calibration.ratio(agent.model)
-        m = measure(context, tools)
+        m = self._measure(agent.id, context, tools)
         if (m.system + m.fixed) * ratio > policy.window:
             result.run.error = (
                 f"The system prompt, memory blocks and tool schemas of agent {agent.id} take about "
@@ -411,7 +413,7 @@ class AgentLoop:
             if compaction is not None:
                 result.run.usage = result.run.usage + compaction.usage
                 context = await self._load(agent.id)
-                m = measure(context, tools)
+                m = self._measure(agent.id, context, tools)
         elif estimate > policy.warning * policy.window and not any(msg.kind == WARNING_KIND for msg in context):
             async with self._store.write() as q:
                 warning = warning_message(agent.id, await q.messages.next_seq(agent.id), utcnow())
@@ -439,7 +441,7 @@ class AgentLoop:
         """Compact on demand (down to the target), e.g. from the `compact_context` tool."""
         tools = await self.offered_tools(agent)
         context = await self._load(agent.id)
-        fixed = measure(context, tools).fixed
+        fixed = self._measure(agent.id, context, tools).fixed
         return await self._compact(agent, context, fixed, self.calibration.ratio(agent.model), force=True)
 
     async def offered_tools(self, agent: Agent) -> list[ToolSchema]:
@@ -450,6 +452,9 @@ class AgentLoop:
     async def _load(self, agent_id: str) -> list[Message]:
         async with self._store.read() as q:
             return await self._contexts.load(q, agent_id)
+
+    def _measure(self, agent_id: str, context: list[Message], tools: list[ToolSchema]) -> Measure:
+        return measure(context, tools, self._contexts.token_sums(agent_id, context))
 
     def _request(
         self, agent_id: str, model: str, context: list[Message], tools: list[ToolSchema], choice: str = "auto"
@@ -529,26 +534,28 @@ def unanswered_calls(messages: list[Message]) -> list[ToolCall]:
 _NOT_RUN = "Not run: the run ended before this call was answered. Call the tool again if it is still needed."
 
 
-async def _answer_dangling_calls(q: Queries, agent_id: str, run_id: str, now: datetime) -> list[Message]:
+async def _answer_dangling_calls(q: Queries, agent_id: str, run_id: str, now: datetime) -> tuple[list[Message], int]:
     """Answer, as not run, the tool calls of the agent's newest assistant message that have no
-    result (a few rows read: such a message is always at the tail of the history)."""
+    result (a few rows read: such a message is always at the tail of the history). Also returns the
+    next free seq: the tail read here starts with the newest message, so no second query is needed."""
+    tail = await q.messages.page(agent_id, limit=16)
+    seq = tail[0].seq + 1 if tail else 0
     answered: set[str] = set()
-    for message in await q.messages.page(agent_id, limit=16):
+    for message in tail:
         if message.role is Role.tool:
             answered.add(message.tool_call_id or "")
             continue
         if message.role is Role.assistant and message.tool_calls:
             missing = [c for c in message.tool_calls if c.id not in answered]
-            seq = await q.messages.next_seq(agent_id)
             notes = [
                 _tool_return(agent_id, seq + i, c, ToolOutcome(False, _NOT_RUN), run_id, None, now)
                 for i, c in enumerate(missing)
             ]
             if notes:
                 await q.messages.insert(notes)
-            return notes
-        return []
-    return []
+            return notes, seq + len(notes)
+        break
+    return [], seq
 
 
 def _tool_message(message: Message) -> str:

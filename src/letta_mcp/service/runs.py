@@ -72,7 +72,7 @@ class RunService:
             # One transaction for the run and its ticket; then, with no await in between, the
             # ticket is registered and the task started. Shielded: a caller hanging up mid-way
             # cannot leave a committed ticket that nobody will ever run or release.
-            async with self._store.write() as q:
+            async with self._store.write(lazy=True) as q:  # the lock, the run and the ticket: one round trip
                 await q.runs.insert(run)
                 ticket = await self.lease.take_ticket(q, agent.id)
             self._start(run, ticket, max_steps, on_step, on_done, None)

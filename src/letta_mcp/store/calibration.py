@@ -18,8 +18,9 @@ class CalibrationQueries:
         }
 
     async def save(self, model: str, ratio: float) -> None:
-        await self._db.execute(
+        await self._db.defer(
             "INSERT INTO token_calibration (model, ratio, samples, updated_at) VALUES (:model, :ratio, 1, :now)"
-            " ON CONFLICT(model) DO UPDATE SET ratio = :ratio, samples = token_calibration.samples + 1, updated_at = :now",
+            " ON CONFLICT(model) DO UPDATE SET ratio = :ratio, samples = token_calibration.samples + 1,"
+            " updated_at = :now",
             {"model": model, "ratio": ratio, "now": ts(utcnow())},
         )

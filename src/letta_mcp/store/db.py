@@ -8,7 +8,9 @@ JSON as text, ``ON CONFLICT … DO …`` and ``RETURNING``. The few statements t
 
 Each call is one round trip to the engine: one thread hand-off on SQLite, one network exchange on
 PostgreSQL. A statement's rows are read whole; queries that could return unbounded rows take a
-``LIMIT``.
+``LIMIT``. Writes whose outcome nobody reads can be *deferred* (`Db.defer`): inside a write
+transaction SQLite sends them with the connection's next round trip (at the latest its COMMIT), so a
+short transaction costs a hand-off or two instead of one per statement.
 """
 
 from __future__ import annotations
@@ -47,4 +49,17 @@ class Db(Protocol):
 
     async def executemany(self, sql: str, params: Iterable[Mapping[str, Any]]) -> None:
         """Run one statement once per parameter set (in one round trip where the engine allows)."""
+        ...
+
+    async def defer(self, sql: str, params: Params = None) -> None:
+        """Run a write whose result nobody reads, now or with this connection's next round trip.
+
+        Inside `Store.write()` on SQLite it is sent with the next call (in order, before that call's
+        own statement; at the latest with the COMMIT), so its errors surface there, still inside the
+        transaction, which then rolls back. Elsewhere, and on PostgreSQL, it runs now.
+        """
+        ...
+
+    async def defer_many(self, sql: str, params: Iterable[Mapping[str, Any]]) -> None:
+        """`executemany`, deferred like `defer`."""
         ...

@@ -247,8 +247,8 @@ class LeaseManager:
         try:
             # Unguarded: the turn's own guard would refuse deleting the ticket it checks for.
             with self.store.guarded(None):
-                async with self.store.write() as q:
-                    await q.db.execute(
+                async with self.store.write(lazy=True) as q:  # BEGIN, DELETE and COMMIT in one round trip
+                    await q.db.defer(
                         "DELETE FROM lease_tickets WHERE ticket = :t AND holder = :h", {"t": ticket, "h": self.holder}
                     )
         finally:

@@ -89,7 +89,7 @@ class MessageQueries:
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     async def insert(self, messages: list[Message]) -> None:
-        await self._db.executemany(
+        await self._db.defer_many(
             "INSERT INTO messages (id, agent_id, seq, role, content, reasoning, tool_calls, tool_call_id,"
             " tool_name, run_id, step_id, in_context, kind, tokens, created_at) VALUES (:id, :agent_id, :seq,"
             " :role, :content, :reasoning, :tool_calls, :tool_call_id, :tool_name, :run_id, :step_id,"
@@ -128,19 +128,23 @@ class MessageQueries:
         )
         return _message(row) if row else None
 
-    async def context_stamp(self, agent_id: str) -> tuple[int, int]:
-        """(highest seq, count) of the in-context messages after the system message.
+    async def system_and_stamp(self, agent_id: str) -> tuple[Message | None, tuple[int, int]]:
+        """The system message, and (highest seq, count) of the in-context messages after it: one
+        statement, as every step reads both.
 
         Only the system message is ever rewritten in place; every other change to the window appends
         a message or evicts some (and a compaction also appends its summary), so this pair, read
         from the partial index alone, tells whether a cached window is still current.
         """
         row = await self._db.fetchone(
-            "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM messages WHERE agent_id = :agent_id AND in_context = 1"
-            " AND seq > 0",
+            "SELECT m.*, s.top AS stamp_top, s.n AS stamp_count FROM (SELECT COALESCE(MAX(seq), 0) AS top,"
+            " COUNT(*) AS n FROM messages WHERE agent_id = :agent_id AND in_context = 1 AND seq > 0) s"
+            " LEFT JOIN messages m ON m.agent_id = :agent_id AND m.seq = 0",
             {"agent_id": agent_id},
         )
-        return (int(row[0]), int(row[1])) if row else (0, 0)
+        if row is None:  # the aggregate always yields a row; this keeps the type checker honest
+            return None, (0, 0)
+        return (_message(row) if row["id"] is not None else None), (int(row["stamp_top"]), int(row["stamp_count"]))
 
     async def in_context_after(self, agent_id: str, seq: int) -> list[Message]:
         """In-context messages newer than ``seq``, in seq order (an incremental window update)."""

@@ -75,7 +75,7 @@ class RunQueries:
         self._db = db
 
     async def insert(self, run: Run) -> None:
-        await self._db.execute(
+        await self._db.defer(
             "INSERT INTO runs (id, agent_id, status, stop_reason, prompt_tokens, completion_tokens,"
             " total_tokens, step_count, error, input, input_role, background, holder, created_at, completed_at,"
             " parent_run_id) VALUES (:id, :agent_id, :status, :stop_reason, :prompt_tokens, :completion_tokens,"
@@ -85,7 +85,7 @@ class RunQueries:
         )
 
     async def update(self, run: Run) -> None:
-        await self._db.execute(
+        await self._db.defer(
             "UPDATE runs SET status = :status, stop_reason = :stop_reason, prompt_tokens = :prompt_tokens,"
             " completion_tokens = :completion_tokens, total_tokens = :total_tokens,"
             " step_count = :step_count, error = :error, holder = :holder, completed_at = :completed_at"
@@ -123,7 +123,7 @@ class RunQueries:
         ]
 
     async def insert_step(self, step: Step) -> None:
-        await self._db.execute(
+        await self._db.defer(
             "INSERT INTO steps (id, run_id, agent_id, step_index, model, prompt_tokens, completion_tokens,"
             " total_tokens, finish_reason, error, created_at) VALUES (:id, :run_id, :agent_id, :index,"
             " :model, :prompt_tokens, :completion_tokens, :total_tokens, :finish_reason, :error, :created_at)",

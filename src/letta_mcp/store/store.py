@@ -71,8 +71,9 @@ class Engine(Protocol):
     writer: Db
     reader: Db
 
-    async def begin(self) -> None:
-        """Open the writer's transaction, taking the cross-process write lock."""
+    async def begin(self, *, lazy: bool = False) -> None:
+        """Open the writer's transaction, taking the cross-process write lock; with ``lazy``, the
+        engine may take it with the transaction's first statement instead (in the same round trip)."""
         ...
 
     async def commit(self) -> None: ...
@@ -147,15 +148,22 @@ class Store:
                 self._reading = None
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Queries]:
-        """One atomic write transaction: committed on exit, rolled back on any exception."""
+    async def write(self, *, lazy: bool = False) -> AsyncIterator[Queries]:
+        """One atomic write transaction: committed on exit, rolled back on any exception.
+
+        The cross-process write lock is held when the block starts. ``lazy`` lets the block's first
+        statement take it instead, in the same round trip: only for blocks that do nothing outside
+        the database before their first statement (which then still runs under the lock).
+        """
         async with self._write_lock:
-            await self.engine.begin()
+            guard = self._guard.get()
+            guarded = guard is not None and guard[0] is asyncio.current_task()
+            # A guard's check is the transaction's first statement: the lock comes with it.
+            await self.engine.begin(lazy=lazy or guarded)
             self._write_holder = asyncio.current_task()
             try:
                 queries = Queries(self.engine.writer)
-                guard = self._guard.get()
-                if guard is not None and guard[0] is asyncio.current_task():
+                if guard is not None and guarded:
                     await guard[1](queries)
                 yield queries
             except BaseException:
