@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from letta_mcp.models import Agent, ChatMessage, Message, Role, new_id, utcnow
+from letta_mcp.runtime.context import window_tokens
 from letta_mcp.runtime.context_cache import ContextCache
 from letta_mcp.store import Store
 
@@ -110,3 +112,62 @@ async def test_chat_forms_of_a_context_that_is_not_the_cached_window_are_built_i
         assert [c.content for c in cache.chat_messages("unknown", context)] == ["system", "m1"]
     finally:
         await store.close()
+
+
+async def test_appends_of_this_process_join_the_cached_window_and_its_token_sums(tmp_path: Path) -> None:
+    """What this process commits is added to the cached window without reading it back; a write of
+    another process in between still makes the next load read the database; the token sums kept
+    with the window always equal a full count."""
+    ours, theirs = await Store.open(tmp_path / "letta.db"), await Store.open(tmp_path / "letta.db")
+    cache = ContextCache()
+    now = utcnow()
+    agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
+
+    def sized(seq: int, content: str, kind: str | None = None) -> Message:
+        return _msg(agent.id, seq, content, kind=kind).model_copy(update={"tokens": 10 * seq})
+
+    async def commit(store: Store, messages: list[Message]) -> None:
+        async with store.write() as q:
+            await q.messages.insert(messages)
+
+    async def window() -> list[Message]:
+        with anyio.fail_after(10):
+            async with ours.read() as q:
+                return await cache.load(q, agent.id)
+
+    def exact(context: list[Message]) -> None:
+        assert cache.token_sums(agent.id, context) == window_tokens(context[1:])
+
+    try:
+        async with ours.write() as q:
+            await q.agents.insert(agent)
+        await commit(ours, [_msg(agent.id, 0, "system", role=Role.system), *(sized(i, f"m{i}") for i in (1, 2, 3))])
+        exact(await window())
+
+        ours_new = [sized(4, "m4"), sized(5, "m5")]
+        await commit(ours, ours_new)
+        cache.appended(agent.id, ours_new)
+        context = await window()
+        assert [m.content for m in context] == ["system", "m1", "m2", "m3", "m4", "m5"]
+        exact(context)
+
+        await commit(theirs, [sized(6, "m6")])  # another process, then this one again
+        await commit(ours, [mine := sized(7, "m7")])
+        cache.appended(agent.id, [mine])
+        context = await window()
+        assert [m.content for m in context] == ["system", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]
+        exact(context)
+
+        async with theirs.write() as q:  # another process compacts: m1..m4 out, a summary in
+            evicted = [m.id for m in await q.messages.in_context(agent.id) if m.content in {"m1", "m2", "m3", "m4"}]
+            await q.messages.set_in_context(evicted, False)
+            await q.messages.insert([sized(8, "summary", kind="summary")])
+        context = await window()
+        assert [m.content for m in context] == ["system", "summary", "m5", "m6", "m7"]
+        exact(context)
+        assert cache.token_sums(agent.id, context) == (80, 50 + 60 + 70)
+        context.append(sized(9, "not stored"))  # what a step adds to its copy counts too
+        exact(context)
+    finally:
+        await ours.close()
+        await theirs.close()
