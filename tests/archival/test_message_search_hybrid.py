@@ -20,6 +20,8 @@ from letta_mcp.config import Settings
 from letta_mcp.llm.scripted import ScriptedProvider, call, reply
 from letta_mcp.models import Role, utcnow
 from letta_mcp.service import AgentService
+from letta_mcp.store.lance import LanceIndex
+from letta_mcp.store.message_vectors import MessageVectors
 
 pytestmark = pytest.mark.anyio
 
@@ -159,6 +161,19 @@ async def test_search_falls_back_to_full_text_when_the_embedder_fails(
         assert [m.content for m in found] == [DOG]
     finally:
         await service.close()
+
+
+async def test_search_falls_back_to_full_text_when_another_process_dropped_the_vectors(
+    hybrid_chat: tuple[AgentService, str], settings: Settings
+) -> None:
+    service, agent = hybrid_chat
+    assert service.message_index is not None
+    other = await LanceIndex.open(str(settings.data_dir / "lance"))  # another process's connection
+    await MessageVectors(other.db, service.message_index.space).drop()  # as its `letta-mcp reindex` does
+
+    found = await service.search_messages(agent, query="adopted dog", limit=1)
+
+    assert [m.content for m in found] == [DOG]
 
 
 async def test_a_restart_embeds_only_what_is_above_the_watermark(

@@ -24,3 +24,12 @@ def test_recall_messages_quick_scores_search_messages() -> None:
     assert overall["n"] == report["questions"] and report["messages"] >= 300
     # The generated set's answers are easy: plain message search must find nearly all of them.
     assert overall["hit_at_10"] >= 0.9 and 0.0 <= overall["mrr"] <= 1.0
+
+
+def test_recall_messages_quick_with_the_local_embedder_scores_hybrid_and_its_two_lists() -> None:
+    report = _run("recall_messages.py", "--embedder", "local", "--sweep")
+    assert report["embedder"] == "local"
+    for mode in ("search_messages", "fts", "vector"):  # hybrid, and the lists it fuses alone
+        assert report[mode]["overall"]["n"] == report["questions"]
+    assert report["search_messages"]["overall"]["hit_at_10"] >= 0.9
+    assert len(report["fusion_sweep_recall_at_10"]) > 1 and report["timing"]["embed_s"] >= 0
