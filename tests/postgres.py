@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,18 +24,20 @@ ENV = "LETTA_TEST_DATABASE_URL"
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """The URL of a PostgreSQL database the tests may create schemas in."""
     given = os.environ.get(ENV)
     if given:
         yield given
         return
-    base: Path = tmp_path_factory.mktemp("postgres")
+    # Not under pytest's temp root: that is private to root, and the cluster runs as `postgres` then.
+    base = Path(tempfile.mkdtemp(prefix="letta-mcp-postgres-"))
     url = start(base)
     try:
         yield url
     finally:
         stop(base)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _run(sql: str, url: str) -> None:

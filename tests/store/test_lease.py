@@ -17,7 +17,15 @@ from letta_mcp.store.lease import LeaseManager
 pytestmark = pytest.mark.anyio
 
 
-async def _two_processes(path: Path, ttl: float = 5.0) -> tuple[LeaseManager, LeaseManager]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The shared database of the "processes": a SQLite file, or a PostgreSQL schema (replicas)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "letta.db"
+
+
+async def _two_processes(path: Path | str, ttl: float = 5.0) -> tuple[LeaseManager, LeaseManager]:
     a = LeaseManager(await Store.open(path), ttl_s=ttl, holder="host-a:1:a")
     b = LeaseManager(await Store.open(path), ttl_s=ttl, holder="host-b:2:b")
     await a.start()
@@ -31,8 +39,8 @@ async def _close(*managers: LeaseManager) -> None:
         await m.store.close()
 
 
-async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db")
+async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(target: Path | str) -> None:
+    a, b = await _two_processes(target)
     order: list[str] = []
     running = 0
     try:
@@ -59,8 +67,8 @@ async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(tmp_pat
         await _close(a, b)
 
 
-async def test_other_agents_are_not_blocked(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db")
+async def test_other_agents_are_not_blocked(target: Path | str) -> None:
+    a, b = await _two_processes(target)
     try:
         with anyio.fail_after(5):
             async with a.hold("agent-1"), b.hold("agent-2"):
@@ -83,8 +91,8 @@ async def _tickets(store: Store) -> list[int]:
         return [row[0] for row in await q.db.fetchall("SELECT ticket FROM lease_tickets ORDER BY ticket")]
 
 
-async def test_a_silent_process_stops_blocking_after_the_ttl(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)  # no beat of its own within the test
+async def test_a_silent_process_stops_blocking_after_the_ttl(target: Path | str) -> None:
+    a, b = await _two_processes(target, ttl=60)  # no beat of its own within the test
     try:
         assert await a.enqueue("agent-1")
         await _age(b.store, [a.holder], 120)  # process a hangs
@@ -96,8 +104,8 @@ async def test_a_silent_process_stops_blocking_after_the_ttl(tmp_path: Path) -> 
         await _close(a, b)
 
 
-async def test_a_swept_process_can_neither_commit_nor_overlap(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+async def test_a_swept_process_can_neither_commit_nor_overlap(target: Path | str) -> None:
+    a, b = await _two_processes(target, ttl=60)
     order: list[str] = []
     b_running, b_may_end = anyio.Event(), anyio.Event()
 
@@ -135,8 +143,8 @@ async def test_a_swept_process_can_neither_commit_nor_overlap(tmp_path: Path) ->
         await _close(a, b)
 
 
-async def test_a_queued_turn_of_a_swept_process_never_runs(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+async def test_a_queued_turn_of_a_swept_process_never_runs(target: Path | str) -> None:
+    a, b = await _two_processes(target, ttl=60)
     try:
         with anyio.fail_after(5):
             ticket = await a.enqueue("agent-1")
@@ -149,8 +157,8 @@ async def test_a_queued_turn_of_a_swept_process_never_runs(tmp_path: Path) -> No
         await _close(a, b)
 
 
-async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(target: Path | str) -> None:
+    a, b = await _two_processes(target, ttl=60)
     try:
         stale = await a.enqueue("agent-1")
         await _age(b.store, [a.holder], 120)
@@ -163,8 +171,8 @@ async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(tmp_pat
         await _close(a, b)
 
 
-async def test_a_database_locked_past_the_ttl_sweeps_nobody(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+async def test_a_database_locked_past_the_ttl_sweeps_nobody(target: Path | str) -> None:
+    a, b = await _two_processes(target, ttl=60)
     try:
         # A write held for two minutes: no process's heartbeat got through, the living included.
         await _age(b.store, [a.holder, b.holder], 120)
@@ -175,8 +183,8 @@ async def test_a_database_locked_past_the_ttl_sweeps_nobody(tmp_path: Path) -> N
         await _close(a, b)
 
 
-async def test_the_heartbeat_never_waits_for_a_write_transaction(tmp_path: Path) -> None:
-    a, b = await _two_processes(tmp_path / "letta.db", ttl=60)
+async def test_the_heartbeat_never_waits_for_a_write_transaction(target: Path | str) -> None:
+    a, b = await _two_processes(target, ttl=60)
     try:
         with anyio.fail_after(5):
             async with a.store.write():  # a long write of this very process ...
@@ -186,9 +194,9 @@ async def test_the_heartbeat_never_waits_for_a_write_transaction(tmp_path: Path)
         await _close(a, b)
 
 
-async def test_a_task_started_during_a_turn_may_write_after_it(tmp_path: Path) -> None:
+async def test_a_task_started_during_a_turn_may_write_after_it(target: Path | str) -> None:
     """The fence is the turn's own: a worker it wakes (e.g. the archival indexer) outlives its ticket."""
-    manager = LeaseManager(await Store.open(tmp_path / "letta.db"), ttl_s=60)
+    manager = LeaseManager(await Store.open(target), ttl_s=60)
     await manager.start()
     may_write = anyio.Event()
 
@@ -207,8 +215,8 @@ async def test_a_task_started_during_a_turn_may_write_after_it(tmp_path: Path) -
         await _close(manager)
 
 
-async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(tmp_path: Path) -> None:
-    path = tmp_path / "letta.db"
+async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(target: Path | str) -> None:
+    path = target
     store = await Store.open(path)
     now = utcnow()
     agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
