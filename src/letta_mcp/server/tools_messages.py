@@ -106,7 +106,7 @@ def register(mcp: MCPServer, service: AgentService) -> None:
         end_date: Annotated[DateBound, Field(description="A date includes that day.")] = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
     ) -> SearchResults:
-        """Full-text search over an agent's whole history."""
+        """Search an agent's whole history by its words (and by meaning too when an embedder is set)."""
         found = await service.search_messages(
             agent_id,
             query=query,
