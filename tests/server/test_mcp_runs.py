@@ -60,7 +60,7 @@ async def gated_service(settings: Settings) -> AsyncIterator[tuple[AgentService,
 
 
 async def _wait_status(client: Client, run_id: str, *statuses: str) -> dict:
-    """Wait, by subscribing to the run's resource (finished runs notify it), for one of ``statuses``."""
+    """Wait, by subscribing to the run's resource (steps and finished runs notify it), for one of ``statuses``."""
     with anyio.fail_after(10):
         async with client.listen(resource_subscriptions=[f"letta://runs/{run_id}"]) as events:
             # Subscribed first, then read: a run that finished in between is seen by this read.
@@ -181,7 +181,9 @@ async def test_run_subscribers_hear_when_it_finishes(gated_service: tuple[AgentS
             for i in range(3):
                 model.open(i)
             with anyio.fail_after(10):
-                event = await anext(aiter(events))
-        assert event.uri == uri
-        run = (await client.call_tool("get_run", {"run_id": sent.structured_content["run_id"]})).structured_content
-        assert run["status"] == "completed"
+                # Each committed step notifies the run too; the turn's end is the last notification.
+                async for event in events:
+                    assert event.uri == uri
+                    run = await client.call_tool("get_run", {"run_id": sent.structured_content["run_id"]})
+                    if run.structured_content["status"] == "completed":
+                        break

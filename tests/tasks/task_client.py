@@ -2,19 +2,31 @@
 
 `TasksClient` declares ``io.modelcontextprotocol/tasks``, claims ``resultType: "task"`` and
 resolves a task by polling ``tasks/get`` (polling is the protocol: the server names the interval),
-answering ``input_required`` through ``answer`` with ``tasks/update``. The helpers send the
-extension's requests directly, for tests that drive a task by hand.
+answering ``input_required`` through ``answer`` with ``tasks/update``. It also records every
+``notifications/tasks`` it receives; `listen_tasks` opens the ``subscriptions/listen`` stream that
+asks for them (the SDK's ``listen()`` knows only the core kinds). The helpers send the extension's
+requests directly, for tests that drive a task by hand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import anyio
-from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
+from mcp.client.extension import ClaimContext, ClientExtension, NotificationBinding, ResultClaim
 from mcp.client.session import ClientSession
-from mcp.types import CallToolResult, Request, RequestParams, Result
+from mcp.types import (
+    CallToolResult,
+    Request,
+    RequestParams,
+    Result,
+    SubscriptionFilter,
+    SubscriptionsListenRequest,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+)
 
 TASKS = "io.modelcontextprotocol/tasks"
 
@@ -68,6 +80,10 @@ class TaskState(Result):
     input_requests: dict[str, Any] | None = None
 
 
+def ended(state: TaskState) -> bool:
+    return state.status in ("completed", "failed", "cancelled")
+
+
 class TaskEndedError(Exception):
     """The task ended without a result (failed or cancelled)."""
 
@@ -95,7 +111,7 @@ async def poll(session: ClientSession, task_id: str, until: Callable[[TaskState]
     """Poll ``tasks/get`` at the server's interval until ``until`` holds or the task ends."""
     while True:
         state = await get_task(session, task_id)
-        if until(state) or state.status in ("completed", "failed", "cancelled"):
+        if until(state) or ended(state):
             return state
         await anyio.sleep((state.poll_interval_ms or 100) / 1000)
 
@@ -106,10 +122,29 @@ class TasksClient(ClientExtension):
     def __init__(self, answer: Answer | None = None) -> None:
         self.created: list[CreateTaskResult] = []  # every task the server made, in order
         self.seen: list[TaskState] = []  # every tasks/get answer, in order
+        self.notified: list[TaskState] = []  # every notifications/tasks, in order of arrival
         self._answer = answer
+        self._arrived = anyio.Event()
 
     def claims(self) -> tuple[ResultClaim[CreateTaskResult], ...]:
         return (ResultClaim(result_type="task", model=CreateTaskResult, resolve=self._resolve),)
+
+    def notifications(self) -> tuple[NotificationBinding[TaskState], ...]:
+        return (NotificationBinding(method="notifications/tasks", params_type=TaskState, handler=self._notified),)
+
+    async def _notified(self, state: TaskState) -> None:
+        self.notified.append(state)
+        self._arrived.set()
+        self._arrived = anyio.Event()
+
+    async def wait_notified(self, task_id: str, until: Callable[[TaskState], bool]) -> list[TaskState]:
+        """Wait for a notification about ``task_id`` for which ``until`` holds; the task's notifications so far."""
+        while True:
+            arrived = self._arrived
+            about = [n for n in self.notified if n.task_id == task_id]
+            if any(until(n) for n in about):
+                return about
+            await arrived.wait()
 
     async def _resolve(self, created: CreateTaskResult, ctx: ClaimContext) -> CallToolResult:
         self.created.append(created)
@@ -131,3 +166,19 @@ class TasksClient(ClientExtension):
             responses = await self._answer(state)
             answered |= set(state.input_requests or {})
             await update_task(ctx.session, created.task_id, responses)
+
+
+def listen_request(task_ids: list[str]) -> SubscriptionsListenRequest:
+    """``subscriptions/listen`` asking for ``notifications/tasks`` about ``task_ids``."""
+    notifications = SubscriptionFilter.model_validate({"taskIds": task_ids})
+    return SubscriptionsListenRequest(params=SubscriptionsListenRequestParams(notifications=notifications))
+
+
+@asynccontextmanager
+async def listen_tasks(session: ClientSession, task_ids: list[str]) -> AsyncIterator[None]:
+    """A `listen_request` stream, open until the block ends (the request's response is the stream;
+    leaving cancels it)."""
+    async with anyio.create_task_group() as streams:
+        streams.start_soon(session.send_request, listen_request(task_ids), SubscriptionsListenResult)
+        yield
+        streams.cancel_scope.cancel()

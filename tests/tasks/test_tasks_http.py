@@ -1,74 +1,22 @@
-"""The Tasks extension over Streamable HTTP, against real ``letta-mcp serve`` subprocesses.
-
-The model is a `FakeOpenAI` whose ``delay`` entries make a turn slower than the server's task
-threshold (0.2 s here), so a client that declares the extension gets a task, deterministically:
-the turn cannot finish before its model answers.
-"""
+"""The Tasks extension over Streamable HTTP, against real ``letta-mcp serve`` subprocesses
+(`task_http` says how the turns are made slower than the task threshold)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from http_harness import ServerProcess, start_server
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
-from task_client import CreateTaskResult, TasksClient, TaskState, cancel_task, get_task, poll, update_task
+from task_client import TasksClient, TaskState, cancel_task, ended, get_task, poll, update_task
+from task_http import TASK_CONFIG, connect, new_agent, start_task
 
 from fake_openai import FakeOpenAI, delay, error, text, tool_call
 
 pytestmark = pytest.mark.anyio
-
-TASK_CONFIG = """
-[tasks]
-threshold_s = 0.2
-poll_interval_ms = 20
-ttl_ms = 3600000
-"""
-
-
-@pytest.fixture(scope="module")
-def task_server(tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path_factory.mktemp("tasks") / "data", model.base_url, config=TASK_CONFIG)
-    yield server
-    server.stop()
-
-
-@asynccontextmanager
-async def connect(url: str, *extensions: Any, token: str | None = None) -> AsyncIterator[Client]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=60)) as http,
-        Client(streamable_http_client(url, http_client=http), extensions=list(extensions)) as client,  # type: ignore[arg-type]
-    ):
-        yield client
-
-
-async def new_agent(client: Client, **spec: Any) -> str:
-    created = await client.call_tool("create_agent", {"name": "tasker", **spec})
-    assert not created.is_error, created.content
-    assert created.structured_content is not None
-    return str(created.structured_content["id"])
-
-
-async def start_task(client: Client, agent_id: str, message: str, **arguments: Any) -> CreateTaskResult:
-    """send_message as a client holding the extension, keeping the task handle instead of resolving it."""
-    created = await client.session.call_tool(
-        "send_message", {"agent_id": agent_id, "message": message, **arguments}, allow_claimed=True
-    )
-    assert isinstance(created, CreateTaskResult), created
-    return created
-
-
-def finished(state: TaskState) -> bool:
-    return state.status in ("completed", "failed", "cancelled")
 
 
 async def test_slow_turn_becomes_a_task_and_completes(task_server: ServerProcess, model: FakeOpenAI) -> None:
@@ -108,7 +56,7 @@ async def test_working_task_reports_its_step_and_last_tool(task_server: ServerPr
             )
             assert working.status == "working"
             assert working.status_message == "Step 1 of at most 50; last tool called: conversation_search."
-            done = await poll(client.session, created.task_id, finished)
+            done = await poll(client.session, created.task_id, ended)
             assert done.status == "completed"
             assert done.result is not None and done.result["structuredContent"]["reply"] == "found nothing"
 
@@ -162,7 +110,7 @@ async def test_cancel_a_task(task_server: ServerProcess, model: FakeOpenAI) -> N
             agent_id = await new_agent(client)
             created = await start_task(client, agent_id, "start something long")
             await cancel_task(client.session, created.task_id)
-            state = await poll(client.session, created.task_id, finished)
+            state = await poll(client.session, created.task_id, ended)
             assert state.status == "cancelled"
             assert state.status_message
             assert model.remaining == 1  # stopped at the step boundary: the second model call never came
@@ -242,7 +190,7 @@ async def test_another_principals_task_reads_as_unknown(
                     with pytest.raises(MCPError) as unknown:
                         await call(bob.session, created.task_id)
                     assert unknown.value.error.code == INVALID_PARAMS
-            state = await poll(alice.session, created.task_id, finished)
+            state = await poll(alice.session, created.task_id, ended)
             assert state.status == "completed"  # bob's cancel changed nothing
 
 
@@ -257,7 +205,7 @@ async def test_restart_in_the_middle_of_polling(tmp_path: Path, model: FakeOpenA
             async with connect(server.mcp_url, TasksClient()) as client:
                 agent_id = await new_agent(client)
                 done = await start_task(client, agent_id, "first")
-                assert (await poll(client.session, done.task_id, finished)).status == "completed"
+                assert (await poll(client.session, done.task_id, ended)).status == "completed"
                 cut = await start_task(client, agent_id, "second")
                 await model.wait_for_requests(2)  # the second turn is waiting for its model
                 assert (await get_task(client.session, cut.task_id)).status == "working"
@@ -316,7 +264,7 @@ async def test_bad_approval_answer_is_refused_and_changes_nothing(
             await update_task(
                 client.session, created.task_id, {key: {"action": "accept", "content": {"approve": True}}}
             )
-            done = await poll(client.session, created.task_id, finished)
+            done = await poll(client.session, created.task_id, ended)
             assert done.status == "completed"
             assert done.result is not None and done.result["structuredContent"]["reply"] == "Done."
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from task_client import TASKS, CreateTaskResult, TasksClient, cancel_task, get_task, poll
+from task_client import TASKS, CreateTaskResult, TasksClient, cancel_task, ended, get_task, listen_tasks, poll
 
 from fake_openai import FakeOpenAI, delay, text, tool_call
 
@@ -42,10 +41,6 @@ async def start_task(client: Client, agent_id: str, message: str) -> CreateTaskR
     )
     assert isinstance(created, CreateTaskResult), created
     return created
-
-
-def ended(state: Any) -> bool:
-    return state.status in ("completed", "failed", "cancelled")
 
 
 async def test_slow_turn_becomes_a_task_and_a_plain_client_waits(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
@@ -109,3 +104,18 @@ async def test_a_turn_under_the_threshold_answers_plainly(tmp_path: Path, fake_o
             result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "fast"})
     assert result.structured_content is not None and result.structured_content["reply"] == "quick"
     assert tasks.created == []
+
+
+async def test_task_notifications_over_stdio(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(delay(1.0, tool_call("conversation_search", {"query": "x"})), delay(1.0, text("heard")))
+    tasks = TasksClient()
+    with anyio.fail_after(60):
+        async with Client(stdio_server(tmp_path / "data", fake_openai.base_url), extensions=[tasks]) as client:
+            agent_id = await new_agent(client)
+            created = await start_task(client, agent_id, "tell me when you are done")
+            async with listen_tasks(client.session, [created.task_id]):
+                notified = await tasks.wait_notified(created.task_id, ended)
+    assert [n.status for n in notified][-1] == "completed"
+    assert {n.status for n in notified[:-1]} == {"working"}
+    assert any(n.status_message == "Step 1 of at most 50; last tool called: conversation_search." for n in notified)
+    assert notified[-1].result is not None and notified[-1].result["structuredContent"]["reply"] == "heard"

@@ -27,6 +27,7 @@ from letta_mcp.server import (
     tools_templates,
 )
 from letta_mcp.server.auth import principal_of, sdk_auth
+from letta_mcp.server.listen import ListenHandler
 from letta_mcp.server.live import LiveResources
 from letta_mcp.server.mcp_server import LettaMCPServer
 from letta_mcp.server.tasks import TasksExtension
@@ -71,6 +72,7 @@ def create_server(
             return await call_next(ctx)
 
     live = LiveResources(service)
+    tasks = TasksExtension(service)
     mcp = LettaMCPServer(
         "letta-mcp",
         tool_groups=service.settings.tool_groups,
@@ -80,7 +82,7 @@ def create_server(
         auth=sdk_settings,
         subscriptions=live.bus,
         middleware=[act_as_caller],
-        extensions=[TasksExtension(service)],
+        extensions=[tasks],
     )
     for group, modules in TOOL_MODULES.items():
         with mcp.tool_group(group):
@@ -88,5 +90,5 @@ def create_server(
                 module.register(mcp, service)
     resources.register(mcp, service)
     prompts.register(mcp, service)
-    capabilities.install(mcp, service, live)
+    capabilities.install(mcp, service, live, listen=ListenHandler(live.bus, service, tasks.read))
     return mcp

@@ -8,7 +8,8 @@
 keeps its lowlevel server private, so this module is the one place that reaches into SDK
 internals, written against mcp 2.3.0 (re-check on upgrade):
 
-- ``MCPServer._lowlevel_server``: to register the three legacy methods;
+- ``MCPServer._lowlevel_server``: to register the three legacy methods, and our
+  ``subscriptions/listen`` in place of the SDK's (`server.listen`);
 - ``ServerSession._connection``: the per-client connection a legacy subscription belongs to (the
   session handed to a handler is a per-request proxy); its ``exit_stack`` drops the
   subscriptions when the client goes away, and its standalone channel carries the notifications.
@@ -32,9 +33,11 @@ from mcp.types import (
     ResourceTemplateReference,
     SetLevelRequestParams,
     SubscribeRequestParams,
+    SubscriptionsListenRequestParams,
     UnsubscribeRequestParams,
 )
 
+from letta_mcp.server.listen import ListenHandler
 from letta_mcp.server.live import LiveResources
 from letta_mcp.server.resources import all_agents
 from letta_mcp.service import AgentService, NotFoundError, current_principal
@@ -42,7 +45,7 @@ from letta_mcp.service import AgentService, NotFoundError, current_principal
 MAX_COMPLETIONS = 100  # the protocol's cap on values per completion
 
 
-def install(mcp: MCPServer, service: AgentService, live: LiveResources) -> None:
+def install(mcp: MCPServer, service: AgentService, live: LiveResources, *, listen: ListenHandler) -> None:
     """Serve resources/(un)subscribe and logging/setLevel to handshake-era clients, and completion."""
     lowlevel = mcp._lowlevel_server  # private: see the module docstring
 
@@ -65,6 +68,7 @@ def install(mcp: MCPServer, service: AgentService, live: LiveResources) -> None:
     lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen)
 
     @mcp.completion()
     async def complete(

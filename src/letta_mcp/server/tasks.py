@@ -9,7 +9,8 @@ restart and in any process sharing the data. Run status → task status: created
 elicitation; ``tasks/update`` delivers the answer to approve_run), completed (and turns the tool
 reports as errors) → ``completed`` with the `CallToolResult` send_message would have returned,
 cancelled/interrupted → ``cancelled`` with the reason, an internal error → ``failed``.
-Visibility is the service's: another principal's task id reads as unknown.
+Visibility is the service's: another principal's task id reads as unknown. A client may listen
+instead of polling: `server.listen` sends each change as ``notifications/tasks``.
 """
 
 from __future__ import annotations
@@ -111,6 +112,14 @@ class TasksExtension(Extension):
         except NotFoundError:
             raise unknown_task(params.task_id) from None
         return {}
+
+    async def read(self, task_id: str) -> dict[str, Any] | None:
+        """The task as ``tasks/get`` shows it to the acting principal; None when unknown to them
+        (the ``notifications/tasks`` of `server.listen` carry exactly this)."""
+        try:
+            return await self._task(await self._service.run_progress(task_id))
+        except NotFoundError:
+            return None
 
     async def _progress(self, task_id: str) -> RunProgress:
         try:

@@ -27,7 +27,7 @@ from letta_mcp.service.errors import (
     NotFoundError,
 )
 from letta_mcp.service.limits import PrincipalLimits
-from letta_mcp.service.runs import RunDetails
+from letta_mcp.service.runs import RunDetails, RunHook
 
 
 class ConversationMixin(ServiceBase):
@@ -73,7 +73,14 @@ class ConversationMixin(ServiceBase):
             await self._turn_finished(agent, blocks_before, run)
 
         run = await self.runs.submit(
-            agent, message, role=role, max_steps=max_steps, background=background, on_step=on_step, on_done=announce
+            agent,
+            message,
+            role=role,
+            max_steps=max_steps,
+            background=background,
+            on_step=on_step,
+            on_progress=self._announce_progress(agent),
+            on_done=announce,
         )
         if background:
             return TurnResult(run=run)
@@ -98,10 +105,21 @@ class ConversationMixin(ServiceBase):
             await self._turn_finished(agent, blocks_before, finished)
 
         decision = Approval(approve=approve, by=f"principal:{current_principal().name}", reason=reason)
-        resumed = await self.runs.resume(run, decision, on_done=announce)
+        progressed = self._announce_progress(agent)
+        resumed = await self.runs.resume(run, decision, on_progress=progressed, on_done=announce)
+        await progressed(resumed)  # no longer waiting for approval
         if background:
             return TurnResult(run=resumed)
         return await self._outcome(agent, resumed)
+
+    def _announce_progress(self, agent: Agent) -> RunHook:
+        """A hook announcing that one of ``agent``'s runs moved on (a committed step, a resume), for
+        those watching the run (its resource, an MCP task); a finished turn is `_turn_finished`'s."""
+
+        async def progressed(run: Run) -> None:
+            await self.changes.emit(Change(agent.owner, run_id=run.id))
+
+        return progressed
 
     async def _outcome(self, agent: Agent, run: Run) -> TurnResult:
         """Wait for a foreground run; model failures become `AgentUnavailableError`."""

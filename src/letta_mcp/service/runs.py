@@ -25,6 +25,8 @@ from letta_mcp.store.lease import LeaseManager
 
 log = logging.getLogger(__name__)
 
+RunHook = Callable[[Run], Awaitable[None]]
+
 
 @dataclass(frozen=True)
 class RunDetails:
@@ -50,11 +52,13 @@ class RunService:
         max_steps: int | None,
         background: bool,
         on_step: StepCallback | None = None,
-        on_done: Callable[[Run], Awaitable[None]] | None = None,
+        on_progress: RunHook | None = None,
+        on_done: RunHook | None = None,
         parent_run_id: str | None = None,
     ) -> Run:
         """Accept a message: commit the run and its turn ticket, then execute it in its own task.
 
+        ``on_progress(run)`` is awaited after each committed step, ``on_done(run)`` once it ends.
         ``parent_run_id``: the run of the agent that sent the message (agent-to-agent messaging)."""
         run = Run(
             id=new_id("run"),
@@ -75,7 +79,7 @@ class RunService:
             async with self._store.write(lazy=True) as q:  # the lock, the run and the ticket: one round trip
                 await q.runs.insert(run)
                 ticket = await self.lease.take_ticket(q, agent.id)
-            self._start(run, ticket, max_steps, on_step, on_done, None)
+            self._start(run, ticket, max_steps, on_step, on_progress, on_done, None)
             return run
 
         return await asyncio.shield(accept())
@@ -85,7 +89,8 @@ class RunService:
         run: Run,
         approval: Approval,
         *,
-        on_done: Callable[[Run], Awaitable[None]] | None = None,
+        on_progress: RunHook | None = None,
+        on_done: RunHook | None = None,
     ) -> Run:
         """Queue a run paused for approval to go on (``approval`` says what to do with its pending
         tool calls), in the agent's turn order like a new message. Raises `ConflictError` unless the
@@ -107,7 +112,7 @@ class RunService:
                 )
                 await q.runs.update(resumed)
                 ticket = await self.lease.take_ticket(q, run.agent_id)
-            self._start(resumed, ticket, None, None, on_done, approval)
+            self._start(resumed, ticket, None, None, on_progress, on_done, approval)
             return resumed
 
         return await asyncio.shield(accept())
@@ -118,11 +123,14 @@ class RunService:
         ticket: int,
         max_steps: int | None,
         on_step: StepCallback | None,
-        on_done: Callable[[Run], Awaitable[None]] | None,
+        on_progress: RunHook | None,
+        on_done: RunHook | None,
         approval: Approval | None,
     ) -> None:
         """Register the committed ticket and start the run's task (no await: nothing can interleave)."""
         self.lease.register(run.agent_id, ticket)
+        if on_progress is not None:
+            on_step = _with_progress(run, on_step, on_progress)
         task = asyncio.get_running_loop().create_task(
             self._execute(run, ticket, max_steps, on_step, on_done, approval), name=f"letta-mcp-run-{run.id}"
         )
@@ -144,7 +152,7 @@ class RunService:
         ticket: int,
         max_steps: int | None,
         on_step: StepCallback | None,
-        on_done: Callable[[Run], Awaitable[None]] | None,
+        on_done: RunHook | None,
         approval: Approval | None = None,
     ) -> TurnResult | None:
         """The run's task. Nothing escapes it but cancellation: a background run has nobody
@@ -222,3 +230,14 @@ class RunService:
         async with self._store.write() as q:
             await q.runs.mark_interrupted([self.lease.holder])
         await self.lease.stop()
+
+
+def _with_progress(run: Run, on_step: StepCallback | None, on_progress: RunHook) -> StepCallback:
+    """``on_step`` that first tells ``on_progress`` the run moved on (the loop passes no run)."""
+
+    async def stepped(index: int, max_steps: int) -> None:
+        await on_progress(run)
+        if on_step is not None:
+            await on_step(index, max_steps)
+
+    return stepped
