@@ -73,13 +73,16 @@ def start(base: Path) -> str:
     )
     url = f"postgresql://{USER}@127.0.0.1:{port}/postgres"
     deadline = time.monotonic() + 30
-    while subprocess.run([str(bins / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode:
+    while subprocess.run(
+        [str(bins / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+    ).returncode:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the test PostgreSQL cluster did not start: see {base / 'log'}")
         time.sleep(0.1)
     subprocess.run(
-        [str(bins / "psql"), url, "-q", "-c", f"CREATE DATABASE {DATABASE}"] if (bins / "psql").exists() else
-        ["psql", url, "-q", "-c", f"CREATE DATABASE {DATABASE}"],
+        [str(bins / "psql"), url, "-q", "-c", f"CREATE DATABASE {DATABASE}"]
+        if (bins / "psql").exists()
+        else ["psql", url, "-q", "-c", f"CREATE DATABASE {DATABASE}"],
         check=True,
     )
     return f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"

@@ -175,7 +175,11 @@ class ArchivalIndexer:
             rows = await lance.count()
             if self._written >= min(MAINTAIN_EVERY, max(MAINTAIN_AT_LEAST, rows // MAINTAIN_FRACTION)):
                 self._written = 0
-                await lance.maintain(space=self.space)
+                # One process at a time (of all replicas): a second optimize of the same tables would
+                # only redo the work and conflict at commit. The others skip it; the next one is theirs.
+                async with self._store.exclusive("archival-maintain") as elected:
+                    if elected:
+                        await lance.maintain(space=self.space)
 
     async def open_index(self, q: Queries | None = None) -> LanceIndex:
         """The LanceDB index, opened (and checked for drift against SQLite) on first use.

@@ -22,7 +22,8 @@ _LATEST = "FROM messages m WHERE m.agent_id = a.id ORDER BY m.seq DESC LIMIT 1"
 _SORT_KEYS: dict[str, str] = {
     "name": "a.name COLLATE NOCASE",
     "model": "a.model",
-    "tags": "(SELECT group_concat(tag, ' ') FROM (SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag) AS ordered)",
+    "tags": "(SELECT group_concat(tag, ' ') FROM"
+    " (SELECT tag FROM agent_tags t WHERE t.agent_id = a.id ORDER BY tag) AS ordered)",
     "messages": f"(SELECT m.seq {_LATEST})",
     "last_active": f"COALESCE((SELECT m.created_at {_LATEST}), a.created_at)",
     "created": "a.created_at",

@@ -107,8 +107,8 @@ class ArchivalQueries:
         return [
             _archive(row)
             for row in await self._db.fetchall(
-                "SELECT a.* FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id WHERE aa.agent_id = :agent_id"
-                " ORDER BY a.owner_agent_id IS NOT :agent_id, aa.attached_at, a.id",
+                "SELECT a.* FROM agent_archives aa JOIN archives a ON a.id = aa.archive_id"
+                " WHERE aa.agent_id = :agent_id ORDER BY a.owner_agent_id IS NOT :agent_id, aa.attached_at, a.id",
                 {"agent_id": agent_id},
             )
         ]

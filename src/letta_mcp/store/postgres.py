@@ -27,7 +27,8 @@ from __future__ import annotations
 import decimal
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -212,6 +213,12 @@ class PostgresDb:
             statement = await self._statement(sql)
             await _translated(statement.prepared.executemany([statement.args(p) for p in rows]))
 
+    async def defer(self, sql: str, params: Params = None) -> None:
+        await self.execute(sql, params)  # asyncpg cannot send different statements in one round trip
+
+    async def defer_many(self, sql: str, params: Iterable[Mapping[str, Any]]) -> None:
+        await self.executemany(sql, params)
+
     async def script(self, sql: str) -> None:
         """Run statements without parameters in one round trip (transaction control, DDL)."""
         conn = await self.connection()
@@ -283,7 +290,8 @@ class PostgresEngine:
             raise
         return cls(url, writer, reader, write_key)
 
-    async def begin(self) -> None:
+    async def begin(self, *, lazy: bool = False) -> None:
+        # Always now: on PostgreSQL every statement is a round trip of its own anyway.
         await self.writer.script(self._begin)
 
     async def commit(self) -> None:
@@ -302,6 +310,23 @@ class PostgresEngine:
     async def check(self) -> str:
         row = await self.reader.fetchone("SELECT 1")
         return "ok" if row is not None and row[0] == 1 else "no result"
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        # A session advisory lock on a connection of its own: released when the block closes it, or
+        # by the server when the replica holding it dies.
+        db = PostgresDb(self.url)
+        try:
+            conn = await db.connection()
+            yield bool(
+                await conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtextextended(current_database() || '/' || current_schema()"
+                    " || '/letta-mcp/' || $1, 0))",
+                    name,
+                )
+            )
+        finally:
+            await db.close()
 
     async def close(self) -> None:
         await self.reader.close()

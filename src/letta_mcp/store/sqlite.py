@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,6 +30,11 @@ from typing import Any, Literal, TypeVar
 from letta_mcp.store.db import Params, Row
 from letta_mcp.store.errors import BusyError, IntegrityError, SchemaTooNewError, StoreError
 from letta_mcp.store.migrations import LATEST_VERSION, MIGRATIONS
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +226,23 @@ class SqliteEngine:
     async def check(self) -> str:
         row = await self.reader.fetchone("PRAGMA integrity_check")
         return str(row[0]) if row else "no result"
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        # An advisory lock on a file beside the database: the OS drops it when the process dies.
+        if fcntl is None:  # not POSIX: processes sharing a data directory there each run the job
+            yield True
+            return
+        fd = os.open(self.path.with_name(f"{self.path.name}.{name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+            else:
+                yield True
+        finally:
+            os.close(fd)  # releases the lock
 
     async def close(self) -> None:
         await self.reader.close()

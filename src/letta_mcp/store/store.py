@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Protocol
@@ -85,7 +85,12 @@ class Engine(Protocol):
         ...
 
     async def check(self) -> str:
-        """"ok", or what is wrong with the database (SQLite's integrity check; a round trip on Postgres)."""
+        """'ok', or what is wrong with the database (SQLite's integrity check; a round trip on Postgres)."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """Try to become the one process (of all sharing the database) running job ``name``; yields
+        whether it did, and holds the claim until the block ends or the process dies."""
         ...
 
     async def close(self) -> None: ...
@@ -114,10 +119,11 @@ class Store:
 
         ``target`` is a SQLite file path, or a ``postgresql://`` URL (the ``[postgres]`` extra).
         """
-        if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+        url = target if isinstance(target, str) else ""
+        if url.startswith(("postgresql://", "postgres://")):
             from letta_mcp.store.postgres import PostgresEngine
 
-            return cls(await PostgresEngine.open(target))
+            return cls(await PostgresEngine.open(url))
         from letta_mcp.store.sqlite import SqliteEngine
 
         return cls(await SqliteEngine.open(Path(target)))
@@ -193,3 +199,7 @@ class Store:
 
     async def integrity_check(self) -> str:
         return await self.engine.check()
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """An election for a background job that one process at a time should run (see `Engine.exclusive`)."""
+        return self.engine.exclusive(name)

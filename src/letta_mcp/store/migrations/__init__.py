@@ -1,4 +1,5 @@
-"""Numbered SQLite schema migrations (PostgreSQL's are in `store.pg_migrations`), one module each: ``mNNNN_<name>.py`` defining ``STATEMENTS``.
+"""Numbered SQLite schema migrations, one module each: ``mNNNN_<name>.py`` defining ``STATEMENTS``
+(PostgreSQL's are in `store.pg_migrations`).
 
 Each migration's statements run in one transaction together with its row in
 ``schema_migrations``. The highest applied number is the schema version; a database whose
