@@ -15,7 +15,9 @@ import of old history would be; every question of categories 1-4 is searched wit
 mode (``fts`` always; ``vector`` and ``hybrid`` when an embedder is configured). Metrics and evidence
 normalisation: ``shared/data/locomo-notes.md`` (see recall_data.py, recall_metrics.py).
 
-Prints ONE JSON object: metrics overall and per category for each mode, timings and the machine.
+Prints ONE JSON object: metrics overall and per category for each mode, overall per conversation,
+diagnostics per mode (a bootstrap 95% interval of recall@10; where the evidence turns rank, per
+category), timings and the machine.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 
 from bench_common import machine, p95, settle
 from recall_data import Conversation, load_locomo, parse_conversations
-from recall_metrics import TOP_K, Scored, aggregate, score
+from recall_metrics import TOP_K, Scored, aggregate, bootstrap_interval, evidence_ranks, rank_histogram, score
 from recall_synthetic import generate
 
 from letta_mcp.config import load_settings
@@ -84,7 +86,8 @@ async def evaluate(
         hits = await service.archival.search(agent_id, question.text, top_k=TOP_K, mode=mode)
         latencies.append((time.perf_counter() - started) * 1000)
         ranking = [str(hit.passage.metadata["dia_id"]) for hit in hits]
-        scored.append(Scored(question.category, score(ranking, question.evidence)))
+        ranks = evidence_ranks(ranking, question.evidence)
+        scored.append(Scored(question.category, score(ranking, question.evidence), ranks))
     return scored, latencies
 
 
@@ -109,15 +112,22 @@ async def _run(service: AgentService, conversations: list[Conversation], args: a
     indexed = time.perf_counter()
     modes = ["fts"] if args.embedder == "none" else ["fts", "vector", "hybrid"]
     results: dict[str, Any] = {}
+    diagnostics: dict[str, Any] = {}
+    by_conversation: dict[str, dict[str, Any]] = {c.sample_id: {} for c in conversations}
     latency: dict[str, dict[str, float]] = {}
     for mode in modes:
         scored: list[Scored] = []
         times: list[float] = []
         for agent_id, conv in zip(agents, conversations, strict=True):
             s, t = await evaluate(service, agent_id, conv, mode)
+            by_conversation[conv.sample_id][mode] = aggregate(s)["overall"]
             scored += s
             times += t
         results[mode] = aggregate(scored)
+        diagnostics[mode] = {
+            "recall_at_10_ci95": bootstrap_interval(scored),
+            "evidence_ranks": rank_histogram(scored),
+        }
         latency[mode] = {"p50": round(statistics.median(times), 2), "p95": round(p95(times), 2)}
     return {
         "benchmark": "recall",
@@ -130,6 +140,8 @@ async def _run(service: AgentService, conversations: list[Conversation], args: a
         "turns": sum(len(c.turns) for c in conversations),
         "questions": sum(len(c.questions) for c in conversations),
         "modes": results,
+        "by_conversation": by_conversation,
+        "diagnostics": diagnostics,
         "timing": {
             "insert_s": round(inserted - started, 2),
             "index_s": round(indexed - inserted, 2),

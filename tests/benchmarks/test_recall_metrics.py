@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from recall import session_start
 from recall_data import normalise_evidence, parse_conversations
-from recall_metrics import Scored, aggregate, score
+from recall_metrics import Scored, aggregate, bootstrap_interval, evidence_ranks, rank_histogram, score
 from recall_synthetic import generate
 
 
@@ -38,6 +38,41 @@ def test_aggregate_is_macro_over_questions() -> None:
     assert summary["overall"] == {"n": 3, "recall_at_5": 0.5, "recall_at_10": 0.6667, "hit_at_10": 0.6667, "mrr": 0.5}
     assert summary["single_hop"]["n"] == 2 and summary["multi_hop"]["recall_at_10"] == 1.0
     assert summary["temporal"] == {"n": 0, "recall_at_5": 0.0, "recall_at_10": 0.0, "hit_at_10": 0.0, "mrr": 0.0}
+
+
+def test_evidence_ranks_bucket_each_evidence_turn() -> None:
+    ranking = [f"n{i}" for i in range(1, 101)]
+    ranking[0], ranking[14], ranking[59] = "a", "b", "c"  # ranks 1, 15, 60; "d" is not returned
+    ranks = evidence_ranks(ranking, frozenset({"a", "b", "c", "d"}))
+    assert ranks == {"1-10": 1, "11-20": 1, "21-50": 0, "51-100": 1, "missing": 1}
+    assert evidence_ranks(["x"] * 120 + ["a"], frozenset({"a"}))["1-10"] == 1  # a repeated id counts once: "a" is 2nd
+    assert evidence_ranks([f"n{i}" for i in range(100)] + ["a"], frozenset({"a"}))["missing"] == 1
+
+
+def test_rank_histogram_sums_overall_and_per_category() -> None:
+    zero = {"recall_at_5": 0.0, "recall_at_10": 0.0, "hit_at_10": 0.0, "mrr": 0.0}
+    results = [
+        Scored(1, zero, {"1-10": 2, "missing": 1}),
+        Scored(1, zero, {"1-10": 1, "missing": 0}),
+        Scored(4, zero, {"1-10": 0, "missing": 1}),
+    ]
+    histogram = rank_histogram(results)
+    assert histogram["overall"] == {"1-10": 3, "missing": 2}
+    assert histogram["multi_hop"] == {"1-10": 3, "missing": 1}
+    assert histogram["single_hop"] == {"1-10": 0, "missing": 1}
+    assert "temporal" not in histogram
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_questions() -> None:
+    def scored(hits: int, n: int) -> list[Scored]:
+        return [Scored(4, {"recall_at_10": 1.0 if i < hits else 0.0}) for i in range(n)]
+
+    small = bootstrap_interval(scored(7, 10))
+    large = bootstrap_interval(scored(700, 1000))
+    assert small[0] <= 0.7 <= small[1] and large[0] <= 0.7 <= large[1]
+    assert large[1] - large[0] < small[1] - small[0]
+    assert bootstrap_interval(scored(7, 10)) == small  # seeded: a report is reproducible
+    assert bootstrap_interval([]) == [0.0, 0.0]
 
 
 def test_synthetic_set_is_deterministic_and_well_formed() -> None:

@@ -44,6 +44,13 @@ def test_quick_full_text(tmp_path: Path) -> None:
     assert overall["recall_at_10"] >= 0.8
     assert overall["mrr"] >= 0.4
     assert report["machine"]["cpu_count"] >= 1
+    assert set(report["by_conversation"]) == set(report["conversation_ids"])
+    assert all(c["fts"]["n"] > 0 for c in report["by_conversation"].values())
+    diagnostics = report["diagnostics"]["fts"]
+    low, high = diagnostics["recall_at_10_ci95"]
+    assert low <= overall["recall_at_10"] <= high
+    evidence_turns = sum(diagnostics["evidence_ranks"]["overall"].values())
+    assert evidence_turns >= report["questions"]  # every evidence turn is placed in one bucket
     assert report["timing"]["search_ms"]["fts"]["p50"] > 0
 
 
