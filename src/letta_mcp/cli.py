@@ -292,6 +292,8 @@ async def _serve(settings: Settings, transport: str = "stdio") -> None:
     except (OSError, sqlite3.Error, StoreError) as e:
         if sock is not None:
             sock.close()
+        if settings.database_url:
+            raise _StartupError(f"{e} (check database_url / LETTA_MCP_DATABASE_URL)") from e
         raise _StartupError(
             f"cannot open the data directory {settings.data_dir}: {e} "
             "(choose another with --data-dir or LETTA_MCP_DATA_DIR)"
