@@ -443,42 +443,55 @@ def _migration_target(settings: Settings, args: argparse.Namespace, overrides: d
 
 async def _migrate_store(settings: Settings, target: Settings) -> int:
     """Copy the store into ``target``'s; progress and the verification table on stderr, the result as JSON
-    on stdout. Exit 2 when refused (nothing written), 1 when the copy failed or does not match."""
+    on stdout. Exit 2 when refused (nothing written), 1 when the copy failed or does not match (rolled
+    back), or when the target's index could not be built (the rows are copied)."""
     import json
 
-    from letta_mcp.embed.errors import EmbedError
     from letta_mcp.service.migrate import migrate_store
     from letta_mcp.store import SchemaTooNewError, StoreError
-    from letta_mcp.store.copy import CopyRefusedError
-    from letta_mcp.store.object_store import ObjectStoreError
+    from letta_mcp.store.copy import CopyMismatchError, CopyRefusedError, CopyReport
+
+    def report(copy: CopyReport, index: dict[str, Any] | None) -> None:
+        print(f"{'table':<22}{'rows':>9}  {'source checksum':<18}{'target checksum':<18}", file=sys.stderr)
+        for name, fp in copy.source.items():
+            got = copy.target[name]
+            verdict = "ok" if got == fp else "MISMATCH"
+            print(f"{name:<22}{fp.rows:>9}  {fp.checksum[:16]:<18}{got.checksum[:16]:<18}{verdict}", file=sys.stderr)
+        tables = {
+            name: {"rows": fp.rows, "checksum": fp.checksum, "target_rows": copy.target[name].rows}
+            for name, fp in copy.source.items()
+        }
+        result = {
+            "from": str(settings.store_target),
+            "to": str(target.store_target),
+            "verified": not copy.mismatched,
+            "tables": tables,
+            "index": index,
+        }
+        print(redact_text(json.dumps(result, indent=2)))
 
     try:
         done = await migrate_store(settings, target, progress=_copy_progress, index_progress=_progress_bar)
     except (CopyRefusedError, SchemaTooNewError) as e:
-        print(f"letta-mcp: {redact_text(str(e))}. Nothing was copied.", file=sys.stderr)
+        print(f"letta-mcp: {redact_text(str(e)).rstrip('.')}. Nothing was copied.", file=sys.stderr)
         return 2
-    except (StoreError, OSError, EmbedError, ObjectStoreError) as e:
+    except CopyMismatchError as e:
+        report(e.report, None)
+        print(f"letta-mcp: {e}", file=sys.stderr)
+        return 1
+    except (StoreError, OSError) as e:
         print(f"letta-mcp: the copy failed: {redact_text(str(e))}", file=sys.stderr)
         return 1
-    copy = done.copy
-    print(f"{'table':<22}{'rows':>9}  {'source checksum':<18}{'target checksum':<18}", file=sys.stderr)
-    for name, fp in copy.source.items():
-        got = copy.target[name]
-        verdict = "ok" if got == fp else "MISMATCH"
-        print(f"{name:<22}{fp.rows:>9}  {fp.checksum[:16]:<18}{got.checksum[:16]:<18}{verdict}", file=sys.stderr)
-    result = {
-        "from": str(settings.store_target),
-        "to": str(target.store_target),
-        "verified": not copy.mismatched,
-        "tables": {
-            name: {"rows": fp.rows, "checksum": fp.checksum, "target_rows": copy.target[name].rows}
-            for name, fp in copy.source.items()
-        },
-        "index": {"uri": done.index_uri, "rebuilt": done.index_rebuilt, "passages": done.indexed},
-    }
-    print(redact_text(json.dumps(result, indent=2)))
-    if copy.mismatched:
-        print(f"letta-mcp: the copy does not match the source in: {', '.join(copy.mismatched)}", file=sys.stderr)
+    index: dict[str, Any] = {"uri": done.index_uri, "rebuilt": done.index_rebuilt, "passages": done.indexed}
+    if done.index_error is not None:
+        index["error"] = done.index_error
+    report(done.copy, index)
+    if done.index_error is not None:
+        print(
+            f"letta-mcp: the rows were copied and verified, but the archival index at {done.index_uri} could not "
+            f"be built: {redact_text(done.index_error)} Build it with `letta-mcp reindex` and the target's settings.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

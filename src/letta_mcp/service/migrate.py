@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from letta_mcp.config import Settings
+from letta_mcp.embed.errors import EmbedError
 from letta_mcp.service.archival import ArchivalService
 from letta_mcp.store import Store
 from letta_mcp.store.copy import CopyRefusedError, CopyReport, Progress, copy_store, refuse_live_servers
+from letta_mcp.store.object_store import ObjectStoreError
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,10 @@ class Migration:
     copy: CopyReport
     index_uri: str
     index_rebuilt: bool
-    """False when the target shares the source's index (kept), or when the copy did not verify."""
+    """False when the target shares the source's index (kept as it is)."""
     indexed: int
+    index_error: str | None = None
+    """Why the index could not be built (the rows are copied all the same; `letta-mcp reindex` retries)."""
 
 
 def index_uri(settings: Settings) -> str:
@@ -48,7 +52,8 @@ async def migrate_store(
     index_progress: Callable[[int, int], None] | None = None,
 ) -> Migration:
     """Copy the store of ``source`` into the empty store of ``target``, verify it, and give the target
-    its index at ``index_uri(target)``. Raises `CopyRefusedError` (nothing written) when it may not start."""
+    its index at ``index_uri(target)``. Raises `CopyRefusedError` (nothing written) when it may not start,
+    `CopyMismatchError` (rolled back) when the copy reads back differently."""
     if _same_place(source.store_target, target.store_target):
         raise CopyRefusedError("the target is the source: name another database or data directory")
     source_store = await Store.open(source.store_target)
@@ -60,13 +65,16 @@ async def migrate_store(
         try:
             report = await copy_store(source_store, target_store, live_within_s=source.lease_ttl_s, progress=progress)
             uri = index_uri(target)
-            if report.mismatched or _same_place(index_uri(source), uri):
+            if _same_place(index_uri(source), uri):
                 return Migration(report, uri, index_rebuilt=False, indexed=0)
-            archival = await ArchivalService.open(target_store, target)
             try:
-                indexed = await archival.reindex(index_progress)
-            finally:
-                await archival.close()
+                archival = await ArchivalService.open(target_store, target)
+                try:
+                    indexed = await archival.reindex(index_progress)
+                finally:
+                    await archival.close()
+            except (EmbedError, ObjectStoreError) as e:
+                return Migration(report, uri, index_rebuilt=False, indexed=0, index_error=str(e))
             return Migration(report, uri, index_rebuilt=True, indexed=indexed)
         finally:
             await target_store.close()
