@@ -76,7 +76,6 @@ TABLES: tuple[Table, ...] = (
     Table("passage_tags", ("passage_id", "tag")),
     Table("archive_tags", ("archive_id", "tag"), trigger_made=True),
     Table("archival_index_state", ("key",)),
-    Table("tool_tasks", ("id",)),
 )
 NOT_COPIED = ("processes", "lease_tickets", "change_log", "schema_migrations")
 
@@ -198,7 +197,8 @@ async def refuse_live_servers(db: Db, live_within_s: float) -> None:
         live = ", ".join(f"pid {r['pid']} on {r['host']}" for r in rows)
         raise CopyRefusedError(
             f"{len(rows)} letta-mcp server process(es) are running on the source ({live}): stop them first, "
-            "so nothing changes while it is copied"
+            f"so nothing changes while it is copied (a server killed without stopping counts for {live_within_s:g} s, "
+            "lease_ttl_s)"
         )
 
 
