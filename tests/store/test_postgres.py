@@ -157,3 +157,29 @@ async def test_a_dropped_connection_is_reopened_for_the_next_write(postgres_url:
             assert await q.agents.exists(agent.id)
     finally:
         await store.close()
+
+
+async def test_a_notification_wakes_the_other_replica_when_its_transaction_commits(postgres_url: str) -> None:
+    listener, writer = await Store.open(postgres_url), await Store.open(postgres_url)
+    try:
+        with anyio.fail_after(30):
+            async with listener.listen("letta_test") as woken:
+                assert woken is not None
+                async with writer.write() as q:
+                    await q.db.execute("SELECT pg_notify(:channel, '')", {"channel": "letta_test"})
+                    with anyio.move_on_after(0.3):  # not before the commit
+                        await woken.wait()
+                    assert not woken.is_set()
+                await woken.wait()
+    finally:
+        await listener.close()
+        await writer.close()
+
+
+async def test_sqlite_has_no_notifications_so_readers_poll(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "letta.db")
+    try:
+        async with store.listen("letta_test") as woken:
+            assert woken is None
+    finally:
+        await store.close()

@@ -24,6 +24,7 @@ PostgreSQL inferred for each parameter (a bool for a BIGINT flag, an int for a D
 
 from __future__ import annotations
 
+import asyncio
 import decimal
 import re
 from collections import OrderedDict
@@ -310,6 +311,18 @@ class PostgresEngine:
     async def check(self) -> str:
         row = await self.reader.fetchone("SELECT 1")
         return "ok" if row is not None and row[0] == 1 else "no result"
+
+    @asynccontextmanager
+    async def listen(self, channel: str) -> AsyncIterator[asyncio.Event]:
+        # LISTEN on a connection of its own; NOTIFY is delivered when the notifying transaction commits.
+        woken = asyncio.Event()
+        db = PostgresDb(self.url)
+        try:
+            conn = await db.connection()
+            await conn.add_listener(channel, lambda *_: woken.set())
+            yield woken
+        finally:
+            await db.close()
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:

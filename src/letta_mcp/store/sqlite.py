@@ -228,6 +228,10 @@ class SqliteEngine:
         return str(row[0]) if row else "no result"
 
     @asynccontextmanager
+    async def listen(self, channel: str) -> AsyncIterator[None]:
+        yield None  # SQLite has no notifications between processes: readers poll
+
+    @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         # An advisory lock on a file beside the database: the OS drops it when the process dies.
         if fcntl is None:  # not POSIX: processes sharing a data directory there each run the job

@@ -88,6 +88,11 @@ class Engine(Protocol):
         """'ok', or what is wrong with the database (SQLite's integrity check; a round trip on Postgres)."""
         ...
 
+    def listen(self, channel: str) -> AbstractAsyncContextManager[asyncio.Event | None]:
+        """Wake-ups for ``channel``: an event set whenever another connection notifies it (after
+        that transaction commits), or None where the engine has no notifications (readers poll)."""
+        ...
+
     def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
         """Try to become the one process (of all sharing the database) running job ``name``; yields
         whether it did, and holds the claim until the block ends or the process dies."""
@@ -199,6 +204,10 @@ class Store:
 
     async def integrity_check(self) -> str:
         return await self.engine.check()
+
+    def listen(self, channel: str) -> AbstractAsyncContextManager[asyncio.Event | None]:
+        """Notifications of ``channel`` from every process sharing the database (see `Engine.listen`)."""
+        return self.engine.listen(channel)
 
     def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
         """An election for a background job that one process at a time should run (see `Engine.exclusive`)."""
