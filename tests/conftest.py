@@ -42,6 +42,9 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if LANCE_ON_S3:
         s3: S3Bucket = request.getfixturevalue("s3")
         overrides |= {"lance_uri": s3.uri(), "lance_storage_options": s3.options}
+        # The CLI runs and subprocesses a test starts read the same index from their environment.
+        for name, value in {**s3.env, "LETTA_MCP_LANCE_URI": overrides["lance_uri"]}.items():
+            request.getfixturevalue("monkeypatch").setenv(name, value)
     if os.environ.get("LETTA_TEST_DATABASE_URL"):  # the whole suite on PostgreSQL (tests/postgres.py)
         overrides["database_url"] = request.getfixturevalue("postgres_url")
         # The CLI and server subprocesses a test starts on the same data directory use it too.

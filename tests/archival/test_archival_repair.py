@@ -137,7 +137,6 @@ def test_reindex_command_shows_progress_on_stderr(settings: Settings, capsys: py
     assert captured.out == ""
 
     async def count() -> int:
-        # `main` reads no test settings: its index is the data directory's, also when the suite runs on S3.
-        return await (await LanceIndex.open(str(settings.data_dir / "lance"))).count()
+        return await (await open_index(settings)).count()
 
     assert anyio.run(count) == 3 and agent
