@@ -1,7 +1,7 @@
 """`letta-mcp migrate-store`: a data directory moves to PostgreSQL and back, verified; refusals write nothing.
 
 Real parts throughout: SQLite files, a throwaway PostgreSQL cluster (`tests/postgres.py`), LanceDB
-directories, and the CLI as a subprocess.
+directories and a bucket on the moto stand-in (`tests/s3.py`), and the CLI as a subprocess.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import asyncpg
@@ -23,7 +24,10 @@ from letta_mcp.service import AgentService
 from letta_mcp.service.migrate import migrate_store
 from letta_mcp.store import Store
 from letta_mcp.store.copy import NOT_COPIED, TABLES, CopyRefusedError, fingerprints
-from test_cli import letta_mcp
+from test_cli import clean_env, letta_mcp
+
+if TYPE_CHECKING:
+    from s3 import S3Bucket  # a plugin (see conftest): importing it here would bypass assertion rewriting
 
 pytestmark = pytest.mark.anyio
 
@@ -172,6 +176,50 @@ async def test_a_data_directory_moves_to_postgresql_and_back(tmp_path: Path, pos
         finally:
             await back_store.close()
         await check_served(back, seeded)
+
+
+async def test_the_index_moves_to_object_storage(tmp_path: Path, postgres_url: str, s3: S3Bucket) -> None:
+    """The scale-out recipe: PostgreSQL for state, the index built in a bucket (S3 settings from AWS_* variables)."""
+    source = settings_for(tmp_path / "data")
+    uri = s3.uri()
+    with anyio.fail_after(180):
+        service = await open_service(source)
+        try:
+            agent_id = (await service.create_agent(name="sam")).agent.id
+            birthday = await service.archival.insert(agent_id, "Sarah's birthday is 12 May.", tags=["sarah"])
+            await service.archival.wait_indexed()
+        finally:
+            await service.close()
+        done = await anyio.to_thread.run_sync(
+            lambda: letta_mcp(
+                "migrate-store",
+                "--data-dir",
+                str(source.data_dir),
+                "--to",
+                postgres_url,
+                "--lance-uri",
+                uri,
+                env=clean_env(**s3.env),
+            )
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["index"] == {"uri": uri, "rebuilt": True, "passages": 1}
+        assert s3.keys(uri)
+        on_s3 = load_settings(
+            overrides={
+                "data_dir": str(source.data_dir),
+                "database_url": postgres_url,
+                "lance_uri": uri,
+                "lance_storage_options": s3.options,
+            },
+            environ={},
+        )
+        service = await open_service(on_s3)
+        try:
+            hits = await service.archival.search(agent_id, "when is sarah's birthday", mode="fts")
+            assert [h.passage.id for h in hits] == [birthday[0].id]
+        finally:
+            await service.close()
 
 
 async def test_a_target_with_rows_is_refused_and_left_alone(tmp_path: Path, postgres_url: str) -> None:
