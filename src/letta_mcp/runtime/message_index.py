@@ -295,13 +295,21 @@ class MessageIndex:
         fused with the nearest vectors, both under the same role and date filters. Without a query
         vector (or before the vectors opened: never inside the caller's transaction) full text only."""
         pool = min(max(limit * 3, 50), 300)  # candidates per list: fusion needs more than ``limit``
-        found = await q.messages.search(agent_id, query=query, roles=roles, start=start, end=end, limit=pool)
-        if query_vector is None or self._vectors is None or not query or not query.strip():
-            return found[:limit]
-        try:
-            near = await self._vectors.search(agent_id, query_vector, roles=roles, start=start, end=end, limit=pool)
-        except Exception:  # e.g. `letta-mcp reindex` dropped the table a moment ago; it is derived data
-            log.warning("Searching message vectors failed; full text only", exc_info=True)
+        text = q.messages.search(agent_id, query=query, roles=roles, start=start, end=end, limit=pool)
+        vectors = self._vectors
+        if query_vector is None or vectors is None or not query or not query.strip():
+            return (await text)[:limit]
+
+        async def nearest() -> list[tuple[str, int, float]] | None:
+            try:
+                return await vectors.search(agent_id, query_vector, roles=roles, start=start, end=end, limit=pool)
+            except Exception:  # e.g. `letta-mcp reindex` dropped the table a moment ago; it is derived data
+                log.warning("Searching message vectors failed; full text only", exc_info=True)
+                return None
+
+        # Both at once: SQLite runs on its connection's thread, LanceDB on a worker thread.
+        found, near = await asyncio.gather(text, nearest())
+        if near is None:
             return found[:limit]
         by_id = {m.id: m for m in found}
         seqs = {mid: seq for mid, seq, _ in near}
