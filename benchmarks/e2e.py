@@ -88,11 +88,12 @@ async def stdio_client(data_dir: Path, model_url: str) -> AsyncIterator[Client]:
 
 
 @contextmanager
-def http_server(data_dir: Path, model_url: str) -> Iterator[tuple[str, int]]:
-    """A ``serve --transport streamable-http --port 0`` subprocess; yields its MCP URL (once healthy) and pid."""
+def http_server(data_dir: Path, model_url: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """A ``serve --transport streamable-http --port 0`` subprocess; yields its MCP URL (once healthy) and pid.
+    ``env``: settings for it (``LETTA_MCP_*`` variables)."""
     process = subprocess.Popen(
         serve_command(data_dir, "--transport", "streamable-http", "--port", "0"),
-        env=server_env(model_url, "INFO"),  # INFO: the start-up line names the port
+        env=server_env(model_url, "INFO") | (env or {}),  # INFO: the start-up line names the port
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
