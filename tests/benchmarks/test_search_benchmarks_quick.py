@@ -16,6 +16,14 @@ def test_archival_mcp_quick_times_every_call_through_stdio() -> None:
     assert report["transport"] == "stdio" and report["embedder"] == "none"
     assert report["archival_insert_ms"]["n"] >= 100 and report["archival_search_fts_ms"]["n"] >= 10
     assert report["bulk"]["passages"] == 1500 and report["bulk"]["passages_per_s"] > 0
+    assert report["archival_search_hybrid_ms"] is None  # no embedder: nothing to fuse
+
+
+def test_archival_mcp_quick_with_the_local_embedder_times_hybrid_search_too() -> None:
+    report = _run("archival_mcp.py", "--embedder", "local", "--bulk", "100")
+    assert report["embedder"] == "local"
+    hybrid = report["archival_search_hybrid_ms"]
+    assert hybrid["n"] == report["archival_search_fts_ms"]["n"] and hybrid["p50"] > 0
 
 
 def test_recall_messages_quick_scores_search_messages() -> None:
