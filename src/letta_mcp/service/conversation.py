@@ -112,6 +112,20 @@ class ConversationMixin(ServiceBase):
             return TurnResult(run=resumed)
         return await self._outcome(agent, resumed)
 
+    async def _adopted_hooks(self, run: Run) -> tuple[RunHook | None, RunHook | None]:
+        """The hooks of a background run this process took over from a dead one: announced like
+        `send_message`'s own (a committed step, the finished turn)."""
+        async with self.store.read() as q:
+            agent = await q.agents.get(run.agent_id)
+            blocks_before = await q.blocks.for_agent(run.agent_id)
+        if agent is None:
+            return None, None
+
+        async def announce(finished: Run) -> None:
+            await self._turn_finished(agent, blocks_before, finished)
+
+        return self._announce_progress(agent), announce
+
     def _announce_progress(self, agent: Agent) -> RunHook:
         """A hook announcing that one of ``agent``'s runs moved on (a committed step, a resume), for
         those watching the run (its resource, an MCP task); a finished turn is `_turn_finished`'s."""

@@ -84,6 +84,7 @@ class AgentService(
         )
         self.changes = ChangeFeed()
         self.runs = RunService(store, self._loop, LeaseManager(store, ttl_s=settings.lease_ttl_s))
+        self.runs.adopted_hooks = self._adopted_hooks
         self._loop.messenger = Messenger(self, settings.multi_agent)
         # With an embedder, conversation search is hybrid: messages are embedded in the background.
         memory = archival.memory if archival is not None else None

@@ -21,11 +21,13 @@ from letta_mcp.runtime.loop import Approval, StepCallback
 from letta_mcp.service.errors import ConflictError, NotFoundError
 from letta_mcp.store import Store
 from letta_mcp.store.errors import LeaseLostError
-from letta_mcp.store.lease import LeaseManager
+from letta_mcp.store.lease import Adopted, LeaseManager
 
 log = logging.getLogger(__name__)
 
 RunHook = Callable[[Run], Awaitable[None]]
+AdoptedHooks = Callable[[Run], Awaitable[tuple[RunHook | None, RunHook | None]]]
+"""(on_progress, on_done) for a run adopted from a dead process."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class RunService:
         self._loop = loop
         self.lease = lease
         self._tasks: dict[str, asyncio.Task[TurnResult | None]] = {}
+        self.adopted_hooks: AdoptedHooks | None = None
+        """What announces an adopted run's progress and end (set by the service, like a caller's hooks)."""
+        lease.on_adopted = self._adopt
 
     async def submit(
         self,
@@ -78,7 +83,7 @@ class RunService:
             # cannot leave a committed ticket that nobody will ever run or release.
             async with self._store.write(lazy=True) as q:  # the lock, the run and the ticket: one round trip
                 await q.runs.insert(run)
-                ticket = await self.lease.take_ticket(q, agent.id)
+                ticket = await self.lease.take_ticket(q, agent.id, run.id)
             self._start(run, ticket, max_steps, on_step, on_progress, on_done, None)
             return run
 
@@ -111,7 +116,7 @@ class RunService:
                     }
                 )
                 await q.runs.update(resumed)
-                ticket = await self.lease.take_ticket(q, run.agent_id)
+                ticket = await self.lease.take_ticket(q, run.agent_id, run.id)
             self._start(resumed, ticket, None, None, on_progress, on_done, approval)
             return resumed
 
@@ -136,6 +141,24 @@ class RunService:
         )
         self._tasks[run.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+
+    def _adopt(self, adopted: Adopted) -> None:
+        """Execute a queued background run taken over from a dead process (its ticket is registered)."""
+
+        async def execute() -> TurnResult | None:
+            async with self._store.read() as q:
+                run = await q.runs.get(adopted.run_id)
+            if run is None:  # deleted with its agent since: nothing to run
+                await self.lease.release(adopted.agent_id, adopted.ticket)
+                return None
+            on_progress, on_done = await self.adopted_hooks(run) if self.adopted_hooks else (None, None)
+            on_step = _with_progress(run, None, on_progress) if on_progress is not None else None
+            # The caller's per-call max_steps is not stored: the agent's own limit applies.
+            return await self._execute(run, adopted.ticket, None, on_step, on_done)
+
+        task = asyncio.get_running_loop().create_task(execute(), name=f"letta-mcp-run-{adopted.run_id}")
+        self._tasks[adopted.run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(adopted.run_id, None))
 
     async def wait(self, run: Run) -> TurnResult | None:
         """The finished turn (None if it did not finish normally: cancelled before it started,

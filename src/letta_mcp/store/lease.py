@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
 from letta_mcp.models import utcnow
 from letta_mcp.store.codec import ts
@@ -56,6 +57,15 @@ _REGISTER = (
 )
 
 
+@dataclass(frozen=True)
+class Adopted:
+    """A queued run taken over from a dead process: its committed ticket is now this process's."""
+
+    run_id: str
+    agent_id: str
+    ticket: int
+
+
 def new_holder() -> str:
     """An identity for this process: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -72,6 +82,10 @@ class LeaseManager:
         self._head: dict[int, asyncio.Event] = {}  # ticket -> set when it heads its agent's local queue
         self._beats: SideDb | None = None
         self._loops: list[asyncio.Task[None]] = []
+        self.on_adopted: Callable[[Adopted], None] | None = None
+        """Set by the process's run executor: the sweep then adopts dead processes' queued background
+        runs (their tickets kept, so their place in each agent's turn order) and hands each, with its
+        ticket registered, to this callback to execute."""
 
     async def start(self) -> None:
         """Register this process, sweep, and start heartbeating and sweeping (every third of the TTL)."""
@@ -156,15 +170,41 @@ class LeaseManager:
                     return 0
         async with self.store.write() as q:
             dead = await self._dead(q)  # again: the look above was outside this transaction
+            adopted = await self._adopt(q, dead) if self.on_adopted is not None else []
             interrupted = await q.runs.mark_interrupted(dead)
             for holder in dead:
                 await q.db.execute("DELETE FROM lease_tickets WHERE holder = :h", {"h": holder})
                 await q.db.execute("DELETE FROM processes WHERE holder = :h", {"h": holder})
             # Tickets whose process row is gone entirely (e.g. deleted above by another sweeper).
             await q.db.execute("DELETE FROM lease_tickets WHERE holder NOT IN (SELECT holder FROM processes)")
+        for run in adopted:  # committed: register at once (no await), then execute
+            self.register(run.agent_id, run.ticket)
+            assert self.on_adopted is not None
+            self.on_adopted(run)
+        if adopted:
+            log.warning("Took over %d queued background run(s) of stopped server processes", len(adopted))
         if interrupted:
             log.warning("Marked %d run(s) of stopped server processes as interrupted", interrupted)
         return interrupted
+
+    async def _adopt(self, q: Queries, dead: list[str]) -> list[Adopted]:
+        """Make this process the holder of the dead processes' background runs that never started
+        (a run that started may have done half a turn: those are interrupted), with their tickets."""
+        if not dead:
+            return []
+        params: dict[str, object] = {f"h{i}": h for i, h in enumerate(dead)}
+        names = ", ".join(f":{k}" for k in params)
+        rows = await q.db.fetchall(
+            "UPDATE lease_tickets SET holder = :me WHERE holder IN (" + names + ") AND run_id IN (SELECT id FROM runs"
+            " WHERE background = 1 AND status = 'created' AND step_count = 0 AND cancel_requested = 0)"
+            " RETURNING ticket, agent_id, run_id",
+            {**params, "me": self.holder},
+        )
+        adopted = sorted((Adopted(r["run_id"], r["agent_id"], int(r["ticket"])) for r in rows), key=lambda a: a.ticket)
+        await q.db.executemany(
+            "UPDATE runs SET holder = :me WHERE id = :id", [{"me": self.holder, "id": a.run_id} for a in adopted]
+        )
+        return adopted
 
     async def _dead(self, q: Queries) -> list[str]:
         rows = await q.db.fetchall("SELECT holder, pid, host, heartbeat_at FROM processes")
@@ -177,24 +217,25 @@ class LeaseManager:
             and (r["heartbeat_at"] < cutoff or (r["host"] == host and not _pid_alive(r["pid"])))
         ]
 
-    async def take_ticket(self, q: Queries, agent_id: str) -> int:
+    async def take_ticket(self, q: Queries, agent_id: str, run_id: str | None = None) -> int:
         """Insert a ticket inside the caller's write transaction; `register` it once committed.
 
         A process that was swept and has not re-registered yet does so here, in the same
         transaction: its tickets would otherwise be swept again as a dead process's.
         """
-        params = {"a": agent_id, "h": self.holder, "now": time.time()}
+        params = {"a": agent_id, "h": self.holder, "now": time.time(), "r": run_id}
         # One round trip when registered (the usual case); the casts type the parameters for Postgres.
         row = await q.db.fetchone(
-            "INSERT INTO lease_tickets (agent_id, holder, created_at)"
-            " SELECT CAST(:a AS TEXT), CAST(:h AS TEXT), CAST(:now AS DOUBLE PRECISION)"
+            "INSERT INTO lease_tickets (agent_id, holder, created_at, run_id)"
+            " SELECT CAST(:a AS TEXT), CAST(:h AS TEXT), CAST(:now AS DOUBLE PRECISION), CAST(:r AS TEXT)"
             " WHERE EXISTS (SELECT 1 FROM processes WHERE holder = :h) RETURNING ticket",
             params,
         )
         if row is None:
             await self._register(q.db)
             row = await q.db.fetchone(
-                "INSERT INTO lease_tickets (agent_id, holder, created_at) VALUES (:a, :h, :now) RETURNING ticket",
+                "INSERT INTO lease_tickets (agent_id, holder, created_at, run_id) VALUES (:a, :h, :now, :r)"
+                " RETURNING ticket",
                 params,
             )
         assert row is not None  # RETURNING yields the row just inserted
