@@ -329,6 +329,29 @@ class Run(_Model):
     parent_run_id: str | None = None  # the run of the agent whose message started this one
 
 
+class ToolTaskStatus(StrEnum):
+    working = "working"
+    completed = "completed"  # the tool answered (also with a tool error): ``result`` holds the answer
+    failed = "failed"  # our code failed while the tool ran: ``error`` says how
+    interrupted = "interrupted"  # the process running it stopped first (read from its lease)
+
+
+class ToolTask(_Model):
+    """A tool call (import_agent, compact_context) an MCP Tasks client let run in the background:
+    ``result`` is the answer the tool gave, as the client would have received it (JSON), kept so
+    ``tasks/get`` returns it in any process, also after a restart."""
+
+    id: str
+    owner: str  # the principal that called the tool: only it (and full-access principals) may see the task
+    tool: str
+    status: ToolTaskStatus
+    result: str | None = None
+    error: str | None = None
+    holder: str | None = None  # the process running it
+    created_at: datetime
+    updated_at: datetime
+
+
 class Step(_Model):
     """One LLM call within a run, with its token usage."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -29,6 +30,9 @@ from mcp.types import (
 )
 
 TASKS = "io.modelcontextprotocol/tasks"
+# A small Letta Agent File, for import_agent as a task.
+AGENT_FILES = Path(__file__).parent.parent / "fixtures" / "agent_files"
+AGENT_FILE = AGENT_FILES / "letta_test_basic_agent_with_blocks_tools_messages_v2.af"
 
 
 class TaskParams(RequestParams):

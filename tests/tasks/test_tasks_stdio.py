@@ -8,7 +8,17 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from task_client import TASKS, CreateTaskResult, TasksClient, cancel_task, ended, get_task, listen_tasks, poll
+from task_client import (
+    AGENT_FILE,
+    TASKS,
+    CreateTaskResult,
+    TasksClient,
+    cancel_task,
+    ended,
+    get_task,
+    listen_tasks,
+    poll,
+)
 
 from fake_openai import FakeOpenAI, delay, text, tool_call
 
@@ -119,3 +129,18 @@ async def test_task_notifications_over_stdio(tmp_path: Path, fake_openai: FakeOp
     assert {n.status for n in notified[:-1]} == {"working"}
     assert any(n.status_message == "Step 1 of at most 50; last tool called: conversation_search." for n in notified)
     assert notified[-1].result is not None and notified[-1].result["structuredContent"]["reply"] == "heard"
+
+
+async def test_import_agent_as_a_task_over_stdio(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    server = stdio_server(tmp_path / "data", fake_openai.base_url)
+    server.env = {**(server.env or {}), "LETTA_MCP_TASKS__THRESHOLD_S": "0"}  # always a task
+    tasks = TasksClient()
+    with anyio.fail_after(60):
+        async with Client(server, extensions=[tasks]) as client:
+            result = await client.call_tool("import_agent", {"document": AGENT_FILE.read_text(encoding="utf-8")})
+            assert result.structured_content is not None, result.content
+            agent = await client.call_tool("get_agent", {"agent_id": result.structured_content["agent_id"]})
+    [created] = tasks.created
+    assert created.task_id.startswith("tooltask-")
+    assert tasks.seen[-1].status == "completed"
+    assert not agent.is_error, agent.content

@@ -10,9 +10,10 @@ stream, with the SDK's event vocabulary for the core kinds:
   requires) and only if the subscriber may see it: an unknown or another principal's id is left
   out of the acknowledgement and never fires, so existence never leaks;
 - the service's change feed names the run that moved on (a committed step, a pause for approval, a
-  resume, its end); the stream then reads the task as ``tasks/get`` would show it and sends that,
-  unless it equals the last one sent. Right after the acknowledgement each watched task is sent
-  as it is now, so a change between the ``CreateTaskResult`` and the subscription is not missed.
+  resume, its end) or the tool task that finished; the stream then reads the task as ``tasks/get``
+  would show it and sends that, unless it equals the last one sent. Right after the
+  acknowledgement each watched task is sent as it is now, so a change between the
+  ``CreateTaskResult`` and the subscription is not missed.
 
 Listeners only enqueue; the reads and sends happen in the stream's own handler task, under the
 subscriber's principal. Delivery is best-effort and never replayed, like the core events.
@@ -130,8 +131,9 @@ class ListenHandler:
                 offer(TaskChanged(task_id))
 
         async def on_change(change: Change) -> None:
-            if change.run_id is not None and change.run_id in watching:
-                task_changed(change.run_id)
+            for task_id in (change.run_id, change.task_id):  # a run's task, or a tool task
+                if task_id is not None and task_id in watching:
+                    task_changed(task_id)
 
         watching = set(watched)
         # Subscribed before the acknowledgement, so nothing published while it is written is lost.

@@ -11,12 +11,20 @@ reports as errors) → ``completed`` with the `CallToolResult` send_message woul
 cancelled/interrupted → ``cancelled`` with the reason, an internal error → ``failed``.
 Visibility is the service's: another principal's task id reads as unknown. A client may listen
 instead of polling: `server.listen` sends each change as ``notifications/tasks``.
+
+``import_agent`` and ``compact_context`` have no run: such a call runs in a task of this process
+once it takes longer than the threshold, and its answer is kept in a tool task row (committed
+before the call starts), so ``tasks/get`` returns the same `CallToolResult`, also after a restart.
+Each is one transaction, so ``tasks/cancel`` is acknowledged but cannot stop it (the spec lets a
+server decline); a tool task whose process stopped first reads ``cancelled``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -30,14 +38,22 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from letta_mcp.config import TaskSettings
-from letta_mcp.models import RunStatus, StopReason
+from letta_mcp.models import RunStatus, StopReason, ToolTask, ToolTaskStatus
 from letta_mcp.server.schemas import SendMessageResult
 from letta_mcp.service import AgentService, ConflictError, NotFoundError, RunProgress, ServiceError
+
+log = logging.getLogger(__name__)
 
 TASKS = "io.modelcontextprotocol/tasks"
 # Tools whose calls may become tasks: each runs a turn (a new one, or a paused one going on),
 # takes ``background`` and reports its run in ``run_id``.
 TASK_TOOLS = frozenset({"send_message", "approve_run"})
+# Tools without a run whose calls may become tasks too (tool tasks), with what they show while working.
+TOOL_TASKS = {
+    "import_agent": "Importing the Agent File.",
+    "compact_context": "Summarizing the oldest messages out of the context window.",
+}
+TOOL_TASK_PREFIX = "tooltask-"
 UNFINISHED = frozenset({RunStatus.created, RunStatus.running})
 # The status-specific fields of a DetailedTask (tasks/get), absent from a CreateTaskResult.
 DETAIL_KEYS = frozenset({"result", "error", "inputRequests"})
@@ -59,6 +75,7 @@ class TasksExtension(Extension):
     def __init__(self, service: AgentService) -> None:
         self._service = service
         self._settings: TaskSettings = service.settings.tasks
+        self._jobs: set[asyncio.Task[HandlerResult]] = set()  # tool calls running as tasks
 
     def methods(self) -> tuple[MethodBinding, ...]:
         return (
@@ -70,6 +87,8 @@ class TasksExtension(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
+        if params.name in TOOL_TASKS and declares_tasks(ctx):
+            return await self._tool_call(params.name, ctx, call_next)
         if params.name not in TASK_TOOLS or not declares_tasks(ctx):
             return await call_next(ctx)
         arguments = params.arguments or {}
@@ -86,16 +105,54 @@ class TasksExtension(Extension):
             # A turn paused for approval stays a task: the client answers through input_required.
             if run.status not in UNFINISHED and run.status is not RunStatus.requires_approval:
                 return await self._outcome(run_id)
-        task = await self._task(await self._service.run_progress(run_id))
-        # A CreateTaskResult is the bare Task: results and input requests come with tasks/get.
-        return {"resultType": "task", **{k: v for k, v in task.items() if k not in DETAIL_KEYS}}
+        return created(await self._task(await self._service.run_progress(run_id)))
+
+    async def _tool_call(self, tool: str, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Run the call in a task of its own; its answer once it comes within the threshold, else a
+        task (the row was committed before the call started)."""
+        task = await self._service.begin_tool_task(tool)
+        job = asyncio.get_running_loop().create_task(self._run_tool(task, ctx, call_next), name=f"letta-mcp-{task.id}")
+        self._jobs.add(job)
+        job.add_done_callback(self._forget)
+        # Not awaited directly: a client hanging up (cancelling this request) leaves the call going.
+        await asyncio.wait({job}, timeout=self._settings.threshold_s)
+        if job.done():
+            return job.result()
+        return created(tool_task(await self._service.get_tool_task(task.id), self._settings))
+
+    def _forget(self, job: asyncio.Task[HandlerResult]) -> None:
+        self._jobs.discard(job)
+        if not job.cancelled():
+            job.exception()  # retrieved: a failure was logged and recorded by _run_tool
+
+    async def _run_tool(
+        self, task: ToolTask, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        try:
+            result = await call_next(ctx)
+        except Exception as e:  # the SDK turns a tool's own errors into results: this is a fault of ours
+            log.exception("%s failed as task %s", task.tool, task.id)
+            await self._service.finish_tool_task(task, error=f"Internal error: {type(e).__name__}: {e}")
+            raise
+        answer = (
+            result.model_dump(by_alias=True, mode="json", exclude_none=True)
+            if isinstance(result, BaseModel)
+            else result
+        )
+        await self._service.finish_tool_task(task, result=json.dumps(answer))
+        return result
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
         require_client_extension(ctx, TASKS)
+        if is_tool_task(params.task_id):
+            return tool_task(await self._tool_task(params.task_id), self._settings)
         return await self._task(await self._progress(params.task_id))
 
     async def _update(self, ctx: ServerRequestContext[Any, Any], params: UpdateTaskParams) -> dict[str, Any]:
         require_client_extension(ctx, TASKS)
+        if is_tool_task(params.task_id):
+            await self._tool_task(params.task_id)
+            return {}  # a tool task never asks for input: nothing is outstanding
         progress = await self._progress(params.task_id)
         key = approval_key(progress)
         if key is None or (response := params.input_responses.get(key)) is None:
@@ -107,6 +164,9 @@ class TasksExtension(Extension):
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
         require_client_extension(ctx, TASKS)
+        if is_tool_task(params.task_id):
+            await self._tool_task(params.task_id)
+            return {}  # one transaction that cannot stop halfway: acknowledged, not honoured
         try:
             await self._service.cancel_run(params.task_id)
         except NotFoundError:
@@ -117,9 +177,17 @@ class TasksExtension(Extension):
         """The task as ``tasks/get`` shows it to the acting principal; None when unknown to them
         (the ``notifications/tasks`` of `server.listen` carry exactly this)."""
         try:
+            if is_tool_task(task_id):
+                return tool_task(await self._service.get_tool_task(task_id), self._settings)
             return await self._task(await self._service.run_progress(task_id))
         except NotFoundError:
             return None
+
+    async def _tool_task(self, task_id: str) -> ToolTask:
+        try:
+            return await self._service.get_tool_task(task_id)
+        except NotFoundError:
+            raise unknown_task(task_id) from None
 
     async def _progress(self, task_id: str) -> RunProgress:
         try:
@@ -130,13 +198,7 @@ class TasksExtension(Extension):
     async def _task(self, progress: RunProgress) -> dict[str, Any]:
         """The task as ``tasks/get`` shows it (a ``DetailedTask``)."""
         run = progress.details.run
-        task: dict[str, Any] = {
-            "taskId": run.id,
-            "createdAt": timestamp(run.created_at),
-            "lastUpdatedAt": timestamp(progress.updated_at),
-            "ttlMs": self._settings.ttl_ms,
-            "pollIntervalMs": self._settings.poll_interval_ms,
-        }
+        task = task_base(run.id, run.created_at, progress.updated_at, self._settings)
         if run.status in UNFINISHED:
             return {**task, "status": "working", "statusMessage": working_message(progress)}
         if run.status is RunStatus.requires_approval:
@@ -169,6 +231,43 @@ class TasksExtension(Extension):
         except ServiceError as e:
             return CallToolResult(content=[TextContent(type="text", text=str(e))], is_error=True)
         return structured_result(SendMessageResult.of(turn.run, turn.messages, turn.reply))
+
+
+def task_base(task_id: str, created_at: datetime, updated_at: datetime, settings: TaskSettings) -> dict[str, Any]:
+    """What every task shows, whatever its status."""
+    return {
+        "taskId": task_id,
+        "createdAt": timestamp(created_at),
+        "lastUpdatedAt": timestamp(updated_at),
+        "ttlMs": settings.ttl_ms,
+        "pollIntervalMs": settings.poll_interval_ms,
+    }
+
+
+def created(task: dict[str, Any]) -> dict[str, Any]:
+    """A CreateTaskResult: the bare Task (results and input requests come with tasks/get)."""
+    return {"resultType": "task", **{k: v for k, v in task.items() if k not in DETAIL_KEYS}}
+
+
+def is_tool_task(task_id: str) -> bool:
+    return task_id.startswith(TOOL_TASK_PREFIX)
+
+
+def tool_task(task: ToolTask, settings: TaskSettings) -> dict[str, Any]:
+    """A tool task as ``tasks/get`` shows it (a ``DetailedTask``)."""
+    base = task_base(task.id, task.created_at, task.updated_at, settings)
+    if task.status is ToolTaskStatus.working:
+        return {**base, "status": "working", "statusMessage": TOOL_TASKS.get(task.tool, "Working.")}
+    if task.status is ToolTaskStatus.completed:
+        return {**base, "status": "completed", "result": json.loads(task.result or "{}")}
+    if task.status is ToolTaskStatus.failed:
+        error = task.error or f"{task.tool} failed."
+        return {**base, "status": "failed", "statusMessage": error, "error": {"code": INTERNAL_ERROR, "message": error}}
+    message = (
+        f"Interrupted: the server stopped while {task.tool} ran. Its one transaction either committed "
+        "or left nothing: check (list_agents after an import, get_context after a compaction)."
+    )
+    return {**base, "status": "cancelled", "statusMessage": message}
 
 
 def declares_tasks(ctx: ServerRequestContext[Any, Any]) -> bool:

@@ -1,8 +1,11 @@
-"""Runs seen as long-lived tasks: waiting a bounded time for one, its progress, its outcome.
+"""Runs seen as long-lived tasks: waiting a bounded time for one, its progress, its outcome; and
+tool tasks, the tool calls without a run that an MCP Tasks client let run in the background.
 
 The MCP Tasks extension (server/tasks.py) serves runs as tasks; the run row *is* the task, so
 everything here reads the store and survives restarts. Ownership is `get_run`'s: another
-principal's run reads as unknown.
+principal's run reads as unknown. A tool task (`ToolTask`, ``import_agent`` or
+``compact_context``) keeps the tool's answer as the server hands it over (opaque JSON text), and is
+visible to the principal that called the tool.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from datetime import datetime
 
 import anyio
 
-from letta_mcp.models import Run, RunStatus, ToolCall
+from letta_mcp.models import Run, RunStatus, ToolCall, ToolTask, ToolTaskStatus, new_id, utcnow
 from letta_mcp.runtime import TurnResult
 from letta_mcp.runtime.loop import unanswered_calls
+from letta_mcp.service.access import current_principal
+from letta_mcp.service.changes import Change
 from letta_mcp.service.conversation import ConversationMixin, unavailable_error
 from letta_mcp.service.errors import NotFoundError
 from letta_mcp.service.runs import RunDetails
@@ -74,3 +79,34 @@ class RunTasksMixin(ConversationMixin):
         if (error := unavailable_error(agent, details.run)) is not None:
             raise error
         return TurnResult(run=details.run, messages=details.messages, reply=details.reply)
+
+    async def begin_tool_task(self, tool: str) -> ToolTask:
+        """Record a tool call about to run in the background (committed before it starts, so a
+        ``tasks/get`` for it resolves at once, in any process)."""
+        now = utcnow()
+        task = ToolTask(
+            id=new_id("tooltask"),
+            owner=current_principal().name,
+            tool=tool,
+            status=ToolTaskStatus.working,
+            holder=self.runs.lease.holder,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.store.write() as q:
+            await q.tool_tasks.insert(task)
+        return task
+
+    async def finish_tool_task(self, task: ToolTask, *, result: str | None = None, error: str | None = None) -> None:
+        """Keep the tool's answer (``result``), or why our code failed running it (``error``)."""
+        status = ToolTaskStatus.failed if error is not None else ToolTaskStatus.completed
+        async with self.store.write() as q:
+            await q.tool_tasks.finish(task.id, status, result=result, error=error, at=utcnow())
+        await self.changes.emit(Change(task.owner, task_id=task.id))
+
+    async def get_tool_task(self, task_id: str) -> ToolTask:
+        async with self.store.read() as q:
+            task = await q.tool_tasks.get(task_id)
+        if task is None or not current_principal().may_see(task.owner):
+            raise NotFoundError(f"No tool task with id {task_id!r}.")
+        return task

@@ -76,6 +76,7 @@ TABLES: tuple[Table, ...] = (
     Table("passage_tags", ("passage_id", "tag")),
     Table("archive_tags", ("archive_id", "tag"), trigger_made=True),
     Table("archival_index_state", ("key",)),
+    Table("tool_tasks", ("id",)),
 )
 NOT_COPIED = ("processes", "lease_tickets", "change_log", "schema_migrations")
 

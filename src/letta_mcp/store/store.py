@@ -35,6 +35,7 @@ from letta_mcp.store.owners import OwnerQueries
 from letta_mcp.store.runs import RunQueries
 from letta_mcp.store.templates import TemplateQueries
 from letta_mcp.store.tool_records import InactiveToolQueries
+from letta_mcp.store.tool_tasks import ToolTaskQueries
 
 WriteGuard = Callable[["Queries"], Awaitable[None]]
 
@@ -54,6 +55,7 @@ class Queries:
         self.groups = GroupQueries(db)
         self.inactive_tools = InactiveToolQueries(db)
         self.owners = OwnerQueries(db)
+        self.tool_tasks = ToolTaskQueries(db)
 
 
 class SideDb(Db, Protocol):
