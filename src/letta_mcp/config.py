@@ -94,8 +94,8 @@ class TaskSettings(BaseModel):
         default=1.0,
         ge=0,
         le=3600,
-        description="A send_message from a client that declared the extension becomes a task once its turn "
-        "runs longer than this.",
+        description="A send_message, approve_run, import_agent or compact_context call from a client that "
+        "declared the extension becomes a task once it runs longer than this.",
     )
     ttl_ms: int | None = Field(
         default=None, ge=1000, description="Task lifetime promised to clients (None: unlimited; runs are kept)."
@@ -199,8 +199,36 @@ class HttpSettings(BaseModel):
     ui: bool = Field(
         default=True, description="Serve the web inspector at /ui (same auth as /mcp); `letta-mcp ui` serves it alone."
     )
+    stateless: bool = Field(
+        default=False,
+        description="Keep no Streamable HTTP sessions, so any replica behind a load balancer answers any request "
+        "(2026-07-28 clients need none anyway): handshake-era clients then get no resources/subscribe, "
+        "sampling or mid-call elicitation. Needs request_state_key.",
+    )
+    request_state_key: SecretStr | None = Field(
+        default=None,
+        description="Secret of 32+ characters, the same on every replica, sealing the state a client sends back "
+        "on the retry of a multi-round-trip call (an approval asked by elicitation), so any replica accepts it. "
+        "Unset: a key of this process only.",
+    )
 
     _lists = field_validator("allowed_hosts", "allowed_origins", mode="before")(_comma_list)
+
+    @field_validator("request_state_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes long, e.g. the output of `openssl rand -hex 32`")
+        return value
+
+    @model_validator(mode="after")
+    def _stateless_needs_key(self) -> HttpSettings:
+        if self.stateless and self.request_state_key is None:
+            raise ValueError(
+                "stateless replicas must share a request_state_key (LETTA_MCP_HTTP__REQUEST_STATE_KEY): set the "
+                "same secret of 32+ characters on every replica, e.g. the output of `openssl rand -hex 32`"
+            )
+        return self
 
 
 class AuthSettings(BaseModel):

@@ -76,15 +76,24 @@ def server_env(model_url: str) -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path, model_url: str, *, config: str = "", args: tuple[str, ...] = ()) -> ServerProcess:
-    """Start a streamable-http server on a free loopback port and wait until it accepts requests."""
+def start_server(
+    data_dir: Path,
+    model_url: str,
+    *,
+    config: str = "",
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """Start a streamable-http server on a free loopback port and wait until it accepts requests.
+    ``env``: more environment variables (settings of servers started at once on one data directory,
+    which share its config file)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config_file = data_dir.parent / f"{data_dir.name}.toml"
     config_file.write_text(config, encoding="utf-8")
     command = serve_command(data_dir, "--transport", "streamable-http", "--port", "0", "--config", str(config_file))
     process = subprocess.Popen(
         [*command, *args],
-        env=server_env(model_url),
+        env=server_env(model_url) | (env or {}),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -111,9 +120,9 @@ def start_server(data_dir: Path, model_url: str, *, config: str = "", args: tupl
         raise RuntimeError("letta-mcp serve did not start:\n" + "".join(lines))
     server = ServerProcess(process, url[0], lines, reader)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while True:  # the socket listens before uvicorn finishes starting: wait for /healthz
+    while True:  # the socket listens before uvicorn finishes starting: wait for /readyz
         try:
-            if httpx2.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+            if httpx2.get(f"{server.url}/readyz", timeout=2).status_code == 200:
                 return server
         except httpx2.TransportError:
             pass

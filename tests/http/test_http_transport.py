@@ -33,12 +33,20 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": 
 # --- endpoints ------------------------------------------------------------------------------------
 
 
-def test_healthz_reports_status_and_version(open_server: ServerProcess) -> None:
+def test_healthz_reports_database_and_index_reachability(open_server: ServerProcess) -> None:
     from letta_mcp import __version__
 
-    response = httpx2.get(f"{open_server.url}/healthz", timeout=10)
+    response = httpx2.get(f"{open_server.url}/healthz", timeout=30)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": __version__}
+    assert response.json() == {"status": "ok", "version": __version__, "checks": {"database": True, "index": True}}
+
+
+def test_readyz_reports_a_serving_process(open_server: ServerProcess) -> None:
+    from letta_mcp import __version__
+
+    response = httpx2.get(f"{open_server.url}/readyz", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": __version__, "checks": {"serving": True, "accepting": True}}
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

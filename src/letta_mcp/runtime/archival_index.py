@@ -189,12 +189,7 @@ class ArchivalIndexer:
         """
         if self._lance is not None:
             return self._lance
-        async with self._open_lock:
-            if self._connected is None:
-                self._connected = await LanceIndex.open(
-                    self._uri, storage_options=self._storage_options, ann_threshold=self._ann_threshold
-                )
-        lance = self._connected
+        lance = await self._connect()
         async with contextlib.AsyncExitStack() as stack:
             if q is None:
                 q = await stack.enter_async_context(self._store.write())
@@ -208,6 +203,19 @@ class ArchivalIndexer:
                         log.info("Dropped vector tables of previous embedders: %s", ", ".join(dropped))
                 self._lance = lance
         return lance
+
+    async def check_reachable(self) -> None:
+        """Raise unless the index's storage answers (for health probes): connects on first use
+        (without the drift check `open_index` makes), then counts the full-text rows."""
+        await (await self._connect()).count()
+
+    async def _connect(self) -> LanceIndex:
+        async with self._open_lock:
+            if self._connected is None:
+                self._connected = await LanceIndex.open(
+                    self._uri, storage_options=self._storage_options, ann_threshold=self._ann_threshold
+                )
+            return self._connected
 
     # --- writes ---
 

@@ -8,6 +8,8 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import RequestStateSecurity
+from pydantic import SecretStr
 
 from letta_mcp import __version__
 from letta_mcp.config import AuthSettings, ToolGroup
@@ -53,13 +55,21 @@ TOOL_MODULES: dict[ToolGroup, tuple[ModuleType, ...]] = {
 
 
 def create_server(
-    service: AgentService, *, auth: AuthSettings | None = None, base_url: str = "http://127.0.0.1"
+    service: AgentService,
+    *,
+    auth: AuthSettings | None = None,
+    base_url: str = "http://127.0.0.1",
+    stateless: bool = False,
+    request_state_key: SecretStr | None = None,
 ) -> MCPServer:
     """An `MCPServer` exposing ``service``; the caller owns the service's lifetime.
 
     With ``auth`` configured, HTTP requests need a bearer token and run as its principal; without
     it (stdio, in-process, loopback HTTP) every request runs as the local user. ``base_url`` is
     where the server is reached, used only as a placeholder issuer for static tokens.
+    ``stateless``: no connection outlives its request (`http.stateless`), so handshake-era
+    ``resources/subscribe`` is not offered. ``request_state_key`` seals multi-round-trip state
+    (shared by replicas); without it a key of this process does.
     """
     admins = frozenset(auth.admins) if auth else frozenset()
     verifier_and_settings = sdk_auth(auth, fallback_url=base_url) if auth else None
@@ -81,6 +91,9 @@ def create_server(
         token_verifier=verifier,
         auth=sdk_settings,
         subscriptions=live.bus,
+        request_state_security=RequestStateSecurity(keys=[request_state_key.get_secret_value()])
+        if request_state_key is not None
+        else None,
         middleware=[act_as_caller],
         extensions=[tasks],
     )
@@ -90,5 +103,6 @@ def create_server(
                 module.register(mcp, service)
     resources.register(mcp, service)
     prompts.register(mcp, service)
-    capabilities.install(mcp, service, live, listen=ListenHandler(live.bus, service, tasks.read))
+    listen = ListenHandler(live.bus, service, tasks.read)
+    capabilities.install(mcp, service, live, listen=listen, subscriptions=not stateless)
     return mcp

@@ -45,8 +45,13 @@ from letta_mcp.service import AgentService, NotFoundError, current_principal
 MAX_COMPLETIONS = 100  # the protocol's cap on values per completion
 
 
-def install(mcp: MCPServer, service: AgentService, live: LiveResources, *, listen: ListenHandler) -> None:
-    """Serve resources/(un)subscribe and logging/setLevel to handshake-era clients, and completion."""
+def install(
+    mcp: MCPServer, service: AgentService, live: LiveResources, *, listen: ListenHandler, subscriptions: bool = True
+) -> None:
+    """Serve resources/(un)subscribe (unless ``subscriptions`` is false: a stateless server's
+    connection ends with its request, and a subscription with it) and logging/setLevel to
+    handshake-era clients, completion, and ``subscriptions/listen`` through ``listen`` (the SDK's
+    own handler knows no task notifications)."""
     lowlevel = mcp._lowlevel_server  # private: see the module docstring
 
     async def subscribe(ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
@@ -65,8 +70,9 @@ def install(mcp: MCPServer, service: AgentService, live: LiveResources, *, liste
         ctx.session._connection.state["log_level"] = params.level
         return EmptyResult()
 
-    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
-    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    if subscriptions:
+        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     lowlevel.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
     lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen)
 

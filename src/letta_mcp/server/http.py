@@ -3,13 +3,22 @@
     /mcp        Streamable HTTP, both protocol eras the SDK serves (2026-07-28 and 2025-11-25)
     /sse        legacy HTTP+SSE (clients POST to /messages/?session_id=…)
     /ui         the web inspector (`letta_mcp.server.ui`; setting http.ui), same auth and Host/Origin checks
-    /healthz    liveness: {"status": "ok", "version": …} once the database reads; 503 otherwise.
-                No token and no Host check (probes address pods by IP); it reveals nothing else.
+    /healthz    whether the dependencies answer: {"status": "ok", "version": …, "checks": {"database":
+                true, "index": true}}; 503 with "error" when one does not
+    /readyz     whether to send this process work: {"status": "ok", …, "checks": {"serving": true,
+                "accepting": true}}; 503 until the service is open and from the moment shutdown begins
+                Probes need no token and no Host check (they address pods by IP) and reveal nothing else.
 
 Both MCP endpoints come from the same `MCPServer`, so they share tools, auth and the one service
 the process opened at start-up (never inside an MCP lifespan: SSE runs the lifespan once per
 connection). Mounted apps' lifespans never run, so this app's lifespan starts the Streamable HTTP
 session manager itself.
+
+Replicas: 2026-07-28 clients keep no session, so any replica sharing the database answers any of
+their requests; ``http.stateless`` does the same for handshake-era clients (the SDK's stateless
+mode: a fresh transport per request, no Mcp-Session-Id), and ``http.request_state_key`` lets every
+replica open the state a client sends back on a multi-round-trip retry. Legacy SSE keeps its
+session in the process that opened the stream: it needs sticky routing.
 
 Security, in the order a request meets it: the SDK's bearer middleware (401 without a valid token
 when auth is configured), the principal's session and SSE-stream limits (429, `http_limits`),
@@ -52,6 +61,7 @@ MCP_PATH = "/mcp"
 SSE_PATH = "/sse"
 SSE_MESSAGE_PATH = "/messages/"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -105,10 +115,17 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
     """The ASGI app serving ``service`` over Streamable HTTP, SSE and /healthz."""
     http = settings.http
     base_url = f"http://{http.host}:{http.port}"
-    mcp = create_server(service, auth=settings.auth if settings.auth.configured else None, base_url=base_url)
+    mcp = create_server(
+        service,
+        auth=settings.auth if settings.auth.configured else None,
+        base_url=base_url,
+        stateless=http.stateless,
+        request_state_key=http.request_state_key,
+    )
     security = transport_security(http)
     streamable = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH,
+        stateless_http=http.stateless,
         transport_security=security,
         host=http.host,
         max_request_body_size=http.max_request_body_bytes,
@@ -123,16 +140,14 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
     )
 
     async def healthz(request: Request) -> JSONResponse:
-        try:
-            await service.check_health()
-        except Exception:
-            log.exception("health check failed")
-            return JSONResponse({"status": "error", "version": __version__, "error": "database"}, status_code=503)
-        return JSONResponse({"status": "ok", "version": __version__})
+        return probe_response(await service.check_health())
+
+    async def readyz(request: Request) -> JSONResponse:
+        return probe_response({"serving": service.serving, "accepting": not request.app.state.draining()})
 
     # Both SDK apps carry the same auth middleware and (with JWT metadata) the same well-known
     # route; their MCP routes are disjoint, so they merge into one route table.
-    routes: list[BaseRoute] = [Route(HEALTH_PATH, healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [Route(HEALTH_PATH, healthz, methods=["GET"]), Route(READY_PATH, readyz, methods=["GET"])]
     seen: set[str] = set()
     for route in [*streamable.routes, *sse.routes]:
         path = getattr(route, "path", None)
@@ -159,7 +174,16 @@ def build_app(service: AgentService, settings: Settings) -> Starlette:
     )
     # Outermost, the reason a token was refused goes into the SDK's 401 (see auth_challenge).
     middleware = [Middleware(ExplainRejection), *streamable.user_middleware, limits]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.draining = lambda: False  # `serve_http` points it at its server's shutdown flag
+    return app
+
+
+def probe_response(checks: dict[str, bool]) -> JSONResponse:
+    """A probe's answer: 200 when every check passed, 503 otherwise."""
+    ok = all(checks.values())
+    body = {"status": "ok" if ok else "error", "version": __version__, "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def inspector_routes(service: AgentService, settings: Settings, security: TransportSecuritySettings) -> list[BaseRoute]:
@@ -244,6 +268,9 @@ async def serve_http(
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    # /readyz turns 503 as soon as shutdown begins, so a load balancer stops sending new requests
+    # while the ones in flight finish.
+    app.state.draining = lambda: server.should_exit
 
     async def stop_when_asked(event: anyio.Event) -> None:
         await event.wait()

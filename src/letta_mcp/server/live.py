@@ -11,7 +11,9 @@ agent, in both protocol eras the SDK serves:
 
 Subscribers only hear of their own principal's agents (full-access principals hear everything),
 so a subscription to another principal's URI is accepted but never fires: existence never leaks.
-Notifications are cues to refetch, delivered best-effort and never replayed.
+Notifications are cues to refetch, delivered best-effort and never replayed. Changes made by
+other processes sharing the database arrive too: each live subscription (a listen stream, a legacy
+connection with subscriptions) follows them for as long as it lasts (`AgentService.follow_changes`).
 
 Delivery never delays or fails the request that made the change: the bus's listeners only enqueue,
 and each handshake-era connection has its own delivery task fed by a set of pending URIs (bounded
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 MAX_URIS_PER_CONNECTION = 1000
 SEND_TIMEOUT_S = 2.0
+
+# Starts hearing other processes' changes; the callable it returns stops (`AgentService.follow_changes`).
+Follow = Callable[[], Callable[[], None]]
 
 
 def uris_for(change: Change) -> list[str]:
@@ -65,15 +70,18 @@ class OwnerScopedBus:
     request, inside our per-request principal scope, so each listener is tagged with its principal.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, follow: Follow) -> None:
         self._listeners: dict[object, tuple[Principal, Callable[[ServerEvent], None]]] = {}
+        self._follow = follow
 
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
         token = object()
         self._listeners[token] = (current_principal(), listener)
+        stop_following = self._follow()
 
         def unsubscribe() -> None:
             self._listeners.pop(token, None)
+            stop_following()
 
         return unsubscribe
 
@@ -105,6 +113,7 @@ class _Watcher:
 
     principal: Principal
     send: Send
+    stop_following: Callable[[], None]
     uris: set[str] = field(default_factory=set)
     pending: dict[str, None] = field(default_factory=dict)  # ordered set, at most len(uris)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -136,15 +145,16 @@ class LegacySubscriptions:
     Connections are opaque keys; `server.capabilities` drops a connection's entry when it closes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, follow: Follow) -> None:
         self._watchers: dict[object, _Watcher] = {}
+        self._follow = follow
 
     def add(self, connection: object, send: Send, principal: Principal, uri: str) -> bool:
         """Watch ``uri`` on ``connection``; True when this is the connection's first subscription."""
         watcher = self._watchers.get(connection)
         first = watcher is None
         if watcher is None:
-            watcher = self._watchers[connection] = _Watcher(principal, send)
+            watcher = self._watchers[connection] = _Watcher(principal, send, self._follow())
         if uri not in watcher.uris and len(watcher.uris) >= MAX_URIS_PER_CONNECTION:
             raise ValueError(f"A connection may watch at most {MAX_URIS_PER_CONNECTION} resources.")
         watcher.uris.add(uri)
@@ -158,7 +168,10 @@ class LegacySubscriptions:
 
     def drop(self, connection: object) -> None:
         watcher = self._watchers.pop(connection, None)
-        if watcher is not None and watcher.task is not None:
+        if watcher is None:
+            return
+        watcher.stop_following()
+        if watcher.task is not None:
             watcher.task.cancel()
 
     def notify(self, uri: str, owner: str) -> None:
@@ -172,8 +185,8 @@ class LiveResources:
     """Listens to one service's changes and notifies both eras' subscribers."""
 
     def __init__(self, service: AgentService) -> None:
-        self.bus = OwnerScopedBus()
-        self.legacy = LegacySubscriptions()
+        self.bus = OwnerScopedBus(service.follow_changes)
+        self.legacy = LegacySubscriptions(service.follow_changes)
         self._unsubscribe = service.on_change(self._on_change)
 
     async def _on_change(self, change: Change) -> None:

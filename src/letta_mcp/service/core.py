@@ -30,9 +30,11 @@ from letta_mcp.service.agents import AgentsMixin
 from letta_mcp.service.archival import ArchivalService
 from letta_mcp.service.blocks import BlocksMixin
 from letta_mcp.service.browse import BrowseMixin
+from letta_mcp.service.change_relay import LogRelay
 from letta_mcp.service.changes import ChangeFeed, ChangeListener
 from letta_mcp.service.context import ContextMixin
 from letta_mcp.service.conversation import ConversationMixin
+from letta_mcp.service.health import HealthMixin
 from letta_mcp.service.memory import MemoryMixin
 from letta_mcp.service.multi_agent import Messenger
 from letta_mcp.service.run_tasks import RunTasksMixin
@@ -54,6 +56,7 @@ class AgentService(
     BrowseMixin,
     AgentFilesMixin,
     SleeptimeMixin,
+    HealthMixin,
 ):
     def __init__(
         self,
@@ -82,7 +85,7 @@ class AgentService(
             calibration=calibration,
             archival=archival.memory if archival is not None else None,
         )
-        self.changes = ChangeFeed()
+        self.changes = ChangeFeed(LogRelay(store))  # live views in other processes hear of changes too
         self.runs = RunService(store, self._loop, LeaseManager(store, ttl_s=settings.lease_ttl_s))
         self.runs.adopted_hooks = self._adopted_hooks
         self._loop.messenger = Messenger(self, settings.multi_agent)
@@ -100,6 +103,11 @@ class AgentService(
     def on_change(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener`` after each committed change (see `letta_mcp.service.changes`); returns unsubscribe."""
         return self.changes.subscribe(listener)
+
+    def follow_changes(self) -> Callable[[], None]:
+        """Also hear the changes other processes sharing the database commit, until the returned
+        callable is called (each live subscription holds one; see `letta_mcp.service.changes`)."""
+        return self.changes.follow()
 
     @classmethod
     async def open(
@@ -132,9 +140,12 @@ class AgentService(
         except BaseException:
             await service.close()
             raise
+        service._serving = True
         return service
 
     async def close(self) -> None:
+        self._serving = False
+        await self.changes.close()
         await self.runs.close()
         if self._loop.remote is not None:
             await self._loop.remote.aclose()
@@ -144,11 +155,6 @@ class AgentService(
             await self.archival.close()
         await self.providers.aclose()
         await self.store.close()
-
-    async def check_health(self) -> None:
-        """Raise unless the database answers a read (for health probes)."""
-        async with self.store.read() as q:
-            await q.agents.exists("")
 
 
 def build_providers(settings: Settings) -> dict[str, LLMProvider]:

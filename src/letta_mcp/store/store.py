@@ -28,6 +28,7 @@ from letta_mcp.store.agents import AgentQueries
 from letta_mcp.store.archival import ArchivalQueries
 from letta_mcp.store.blocks import BlockQueries
 from letta_mcp.store.calibration import CalibrationQueries
+from letta_mcp.store.change_log import ChangeLogQueries
 from letta_mcp.store.db import Db, Dialect
 from letta_mcp.store.groups import GroupQueries
 from letta_mcp.store.messages import MessageQueries
@@ -55,6 +56,7 @@ class Queries:
         self.groups = GroupQueries(db)
         self.inactive_tools = InactiveToolQueries(db)
         self.owners = OwnerQueries(db)
+        self.change_log = ChangeLogQueries(db)
         self.tool_tasks = ToolTaskQueries(db)
 
 

@@ -13,7 +13,7 @@ service: listeners only enqueue.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +45,13 @@ class EventHub:
     """Fans service changes out to the open inspector streams."""
 
     streams: dict[object, _Stream] = field(default_factory=dict)
+    # Starts hearing other processes' changes while a page is open (`AgentService.follow_changes`).
+    follow: Callable[[], Callable[[], None]] | None = None
 
     @classmethod
     def for_service(cls, service: AgentService) -> EventHub:
         """A hub listening to ``service`` for as long as the service is open."""
-        hub = cls()
+        hub = cls(follow=service.follow_changes)
         service.on_change(hub.on_change)
         return hub
 
@@ -100,6 +102,7 @@ class EventHub:
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](QUEUE_SIZE)
         key = object()
         self.streams[key] = stream = _Stream(principal, agent_id, send)
+        stop_following = self.follow() if self.follow is not None else None
         try:
             yield _frame({"type": "ready"})
             while True:
@@ -114,6 +117,8 @@ class EventHub:
                     yield _frame({"type": "resync"})
                 yield _frame(event)
         finally:
+            if stop_following is not None:
+                stop_following()
             self.streams.pop(key, None)
             stream.send.close()
             receive.close()

@@ -1,0 +1,58 @@
+"""`LogRelay`: changes between processes through the ``change_log`` table of the shared database.
+
+Each process appends its changes (one write transaction per batch); a process with live
+subscribers reads the rows after the last one it saw, one primary-key range scan every
+`POLL_S`, so another process's change reaches its subscribers within about that long. Writers
+trim rows older than `RETENTION_S` every `TRIM_EVERY` batches, keeping the table small.
+
+A reader never skips a row because write transactions commit one at a time (SQLite's write lock;
+the PostgreSQL engine's per-database advisory lock), so ``seq`` order is commit order. Were
+PostgreSQL writers ever to run in parallel, a row could commit after a later ``seq`` was read:
+``LISTEN/NOTIFY`` (another `ChangeRelay`) is then the relay to use, and it needs no polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+
+from letta_mcp.models import utcnow
+from letta_mcp.service.changes import Deliver
+from letta_mcp.store import Store
+
+POLL_S = 0.2
+RETENTION_S = 60.0
+TRIM_EVERY = 100
+READ_BATCH = 500
+
+
+class LogRelay:
+    """A `ChangeRelay` over the store's ``change_log`` table."""
+
+    def __init__(self, store: Store, *, poll_s: float = POLL_S) -> None:
+        self._store = store
+        self._poll_s = poll_s
+        self.origin = uuid.uuid4().hex  # this process: its own rows are not read back
+        self._published = 0
+
+    async def publish(self, changes: list[str]) -> None:
+        now = utcnow()
+        async with self._store.write() as q:
+            await q.change_log.append(self.origin, changes, now)
+            self._published += 1
+            if self._published % TRIM_EVERY == 0:
+                await q.change_log.trim(now - timedelta(seconds=RETENTION_S))
+
+    async def follow(self, since: datetime, deliver: Deliver) -> None:
+        async with self._store.read() as q:
+            seen = await q.change_log.last_before(since)
+        while True:
+            async with self._store.read() as q:
+                rows = await q.change_log.after(seen, limit=READ_BATCH)
+            for row in rows:
+                seen = row.seq
+                if row.origin != self.origin:
+                    await deliver(row.change)
+            if len(rows) < READ_BATCH:
+                await asyncio.sleep(self._poll_s)
