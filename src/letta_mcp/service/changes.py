@@ -47,6 +47,7 @@ class Change:
     blocks: tuple[str, ...] = ()  # labels of the agent's blocks whose text or settings changed
     messages: bool = False  # messages were appended to the agent's history
     run_id: str | None = None  # a run that started or ended
+    task_id: str | None = None  # a tool task (`letta_mcp.models.ToolTask`) that finished
     templates: bool = False  # the owner's templates changed
 
     def to_json(self) -> str:
