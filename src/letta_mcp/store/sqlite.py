@@ -1,8 +1,8 @@
 """The SQLite engine: a file in the data directory (WAL), each connection on a thread of its own.
 
-Each connection is a `sqlite3` connection driven by one dedicated thread, so nothing here blocks
-the event loop and every `Db` call is exactly one thread hand-off (a statement and its rows
-together). Pragmas are set once when a connection opens, outside any transaction; transactions
+Each connection is a `sqlite3` connection driven by one dedicated thread (`store.worker`), so
+nothing here blocks the event loop and every `Db` call is exactly one thread hand-off (a statement
+and its rows together). Pragmas are set once when a connection opens, outside any transaction; transactions
 are explicit (``isolation_level=None``: sqlite3's implicit ones would open deferred transactions
 behind our back). The writer's transaction starts with ``BEGIN IMMEDIATE``, taking the database's
 write lock up front: no deadlocking upgrades between processes sharing the file, and
@@ -16,12 +16,10 @@ eight. The hand-offs, not the statements, were most of a message's cost.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any, Literal, TypeVar
 from letta_mcp.store.db import Params, Row
 from letta_mcp.store.errors import BusyError, IntegrityError, SchemaTooNewError, StoreError
 from letta_mcp.store.migrations import LATEST_VERSION, MIGRATIONS
+from letta_mcp.store.worker import Worker
 
 try:
     import fcntl
@@ -49,7 +48,7 @@ class SqliteDb:
 
     dialect: Literal["sqlite"] = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+    def __init__(self, conn: sqlite3.Connection, thread: Worker) -> None:
         self._conn = conn
         self._thread = thread
         self._pending: list[_Pending] = []  # sent, in order, before the next hand-off's own work
@@ -57,13 +56,11 @@ class SqliteDb:
 
     @classmethod
     async def connect(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, read_only: bool = False) -> SqliteDb:
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="letta-mcp-sqlite")
+        thread = Worker("letta-mcp-sqlite")
         try:
-            conn = await asyncio.get_running_loop().run_in_executor(
-                thread, partial(_open, path, busy_timeout_ms=busy_timeout_ms, read_only=read_only)
-            )
+            conn = await thread.run(partial(_open, path, busy_timeout_ms=busy_timeout_ms, read_only=read_only))
         except BaseException:
-            thread.shutdown(wait=False)
+            thread.stop()
             raise
         return cls(conn, thread)
 
@@ -73,7 +70,7 @@ class SqliteDb:
         if self._pending:
             pending, self._pending = self._pending, []
             fn = partial(_after, pending, fn)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, partial(_translated, fn, self._conn))
+        return await self._thread.run(partial(_translated, fn, self._conn))
 
     async def fetchall(self, sql: str, params: Params = None) -> list[Row]:
         return await self.run(lambda c: c.execute(sql, params or {}).fetchall())
@@ -125,9 +122,9 @@ class SqliteDb:
 
     async def close(self) -> None:
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._conn.close)
+            await self._thread.run(self._conn.close)
         finally:
-            self._thread.shutdown(wait=False)
+            self._thread.stop()
 
 
 def _after(pending: list[_Pending], fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
