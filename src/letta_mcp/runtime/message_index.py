@@ -121,6 +121,8 @@ class MessageIndex:
         while not self._closed:
             await self._wake.wait()
             await self._gather()
+            if self._closed:  # woken to stop: not even opening the vectors (seconds, the first time)
+                return
             try:
                 await self.wait_indexed()
                 if self._written >= MAINTAIN_AT_LEAST and not self._closed:
