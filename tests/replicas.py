@@ -34,9 +34,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 sys.path.insert(0, str(Path(__file__).parent / "http"))  # the shared server harness
 
-from http_harness import ServerProcess, connect, ok, start_server
+from http_harness import ServerProcess, connect, error_text, ok, start_server
 
-__all__ = ["Cluster", "RoundRobinProxy", "ServerProcess", "connect", "ok", "replicas"]
+__all__ = ["Cluster", "RoundRobinProxy", "ServerProcess", "connect", "error_text", "ok", "replicas"]
 
 # Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus those the proxy recomputes.
 HOP_HEADERS = frozenset(

@@ -21,7 +21,7 @@ import pytest
 from mcp import Client
 
 from fake_openai import FakeOpenAI, delay, remember, text
-from replicas import Cluster, connect, ok, replicas
+from replicas import Cluster, connect, error_text, ok, replicas
 
 pytestmark = pytest.mark.anyio
 
@@ -176,3 +176,16 @@ async def test_a_replica_killed_mid_turn_loses_only_its_turn(tmp_path: Path, fak
     assert run["status"] == "interrupted"
     assert [m["content"] for m in history if m["message_type"] == "user_message"] == ["doomed", "after the crash"]
     assert "too late" not in [m["content"] for m in history]
+
+
+async def test_a_stateless_replica_says_why_it_cannot_sample_a_legacy_client(cluster: Cluster) -> None:
+    """Nothing reaches a handshake-era client between its requests: an agent thinking with the
+    client's model is refused with the reason and the way out, instead of a generic failure."""
+    with anyio.fail_after(60):
+        async with connect(cluster.mcp_url, mode="legacy") as client:
+            agent = ok(await client.call_tool("create_agent", {"name": "lent", "model": "client"}))
+            result = await client.call_tool("send_message", {"agent_id": agent["id"], "message": "hi"})
+    assert (
+        "this server keeps no session between your requests (stateless replicas behind a load balancer), so it "
+        "cannot ask your client's model anything during a call. Or give the agent its own model" in error_text(result)
+    )

@@ -48,9 +48,21 @@ To answer the user, write plain text (not JSON). Tools (name: description; JSON 
 def client_model(ctx: Context | None) -> ClientModel:
     """How the client of this request can lend its model, or why it cannot."""
     caps = ctx.client_capabilities if ctx is not None else None
+    version = (ctx.protocol_version or "") if ctx is not None else ""
+    if (
+        ctx is not None
+        and not is_version_at_least(version, _NO_BACK_CHANNEL_SINCE)
+        and not ctx.session.can_send_request
+    ):
+        # A stateless HTTP server (replicas) answers each request on its own: no session holds
+        # the client's capabilities, and nothing can reach the client until its next request.
+        return ClientModel(
+            None,
+            _UNAVAILABLE + "this server keeps no session between your requests (stateless replicas behind a load "
+            "balancer), so it cannot ask your client's model anything during a call.",
+        )
     if ctx is None or caps is None or caps.sampling is None:
         return ClientModel(None, _UNAVAILABLE + "your MCP client does not support sampling (it did not declare it).")
-    version = ctx.protocol_version or ""
     if is_version_at_least(version, _NO_BACK_CHANNEL_SINCE):
         return ClientModel(
             None,
