@@ -11,7 +11,8 @@ the modules inside it. One `AgentService` per process, created at process start:
 Modules: core.py (assembly, open/close), one module per concern (agents, conversation, memory,
 context, templates, runs, archival, browse, remote_tools), specs.py (validating agent and block specs), errors.py (the
 errors a caller can act on), run_tasks.py (runs seen as MCP tasks), changes.py (the committed-change
-feed), access.py (who is acting).
+feed) and change_relay.py (carrying it between processes), health.py (probes), access.py (who is
+acting).
 """
 
 from letta_mcp.llm.client_model import CLIENT_HANDLE, ClientModel, ClientModelError, lending
