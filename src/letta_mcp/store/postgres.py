@@ -88,7 +88,9 @@ def _to_float(value: Any) -> Any:
 def _to_text(value: Any) -> Any:
     if isinstance(value, bool):
         return str(int(value))  # what SQLite stores for a bool in a TEXT column
-    return value if isinstance(value, str) else str(value)
+    value = value if isinstance(value, str) else str(value)
+    # PostgreSQL text cannot hold NUL (SQLite's can): stored as U+FFFD, so an id with one is "not found".
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
 _COERCE: dict[str, Callable[[Any], Any]] = {
