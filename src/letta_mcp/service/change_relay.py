@@ -38,7 +38,7 @@ class LogRelay:
 
     async def publish(self, changes: list[str]) -> None:
         now = utcnow()
-        async with self._store.write() as q:
+        async with self._store.write(lazy=True) as q:  # BEGIN, the rows and COMMIT: one round trip on SQLite
             await q.change_log.append(self.origin, changes, now)
             self._published += 1
             if self._published % TRIM_EVERY == 0:

@@ -25,7 +25,7 @@ class ChangeLogQueries:
         self._db = db
 
     async def append(self, origin: str, changes: list[str], at: datetime) -> None:
-        await self._db.executemany(
+        await self._db.defer_many(
             "INSERT INTO change_log (origin, change, at) VALUES (:origin, :change, :at)",
             [{"origin": origin, "change": change, "at": ts(at)} for change in changes],
         )
