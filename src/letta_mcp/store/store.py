@@ -111,6 +111,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect: Dialect = engine.dialect
+        # Built once: query objects hold nothing but their connection, and every block used to
+        # build a dozen of them (2% of the event loop's time under load).
+        self._reader_queries = Queries(engine.reader)
+        self._writer_queries = Queries(engine.writer)
         self._write_lock = asyncio.Lock()
         self._write_holder: asyncio.Task[object] | None = None  # the task inside `write()`, if any
         self._read_lock = asyncio.Lock()
@@ -153,12 +157,12 @@ class Store:
         """
         task = asyncio.current_task()
         if task is not None and self._reading is task:
-            yield Queries(self.engine.reader)
+            yield self._reader_queries
             return
         async with self._read_lock:
             self._reading = task
             try:
-                yield Queries(self.engine.reader)
+                yield self._reader_queries
             finally:
                 self._reading = None
 
@@ -177,7 +181,7 @@ class Store:
             await self.engine.begin(lazy=lazy or guarded)
             self._write_holder = asyncio.current_task()
             try:
-                queries = Queries(self.engine.writer)
+                queries = self._writer_queries
                 if guard is not None and guarded:
                     await guard[1](queries)
                 yield queries
