@@ -1,9 +1,9 @@
 """The start-up check of an object-store ``lance_uri`` (``s3://bucket/prefix``), before LanceDB uses it.
 
-Why a probe: LanceDB 0.40 commits each table version on S3 with a conditional PUT of the new
-manifest (``If-None-Match: *``, lance's ``ConditionalPutCommitHandler``, the default for ``s3://``
-since lance PR #3483 — no DynamoDB table or external lock is needed since S3 gained conditional
-writes in 2024). Two writers racing for the same version then get one success and one conflict,
+Why a probe: LanceDB 0.40 (lance 13) commits each table version on S3 with a conditional PUT of
+the new manifest (``If-None-Match: *``, lance's ``ConditionalPutCommitHandler``, the default for
+``s3://`` since lance PR #3483 — no DynamoDB table or external lock is needed since S3 gained
+conditional writes in 2024). Two writers racing for the same version then get one success and one conflict,
 which `letta_mcp.store.lance` retries. LanceDB offers no storage option to choose another commit
 mode (lance issue #3638: the rename/unsafe handlers are not reachable from options); the way out
 for a store without conditional writes is lance's DynamoDB-coordinated ``s3+ddb://…?ddbTableName=``
@@ -11,14 +11,14 @@ URI, which is not probed here. A store that *ignores* the header (some S3-compat
 stand-ins) accepts both racing manifests and the second silently replaces the first: committed
 index writes vanish without an error. A store that *rejects* the header fails every write. So at
 start-up a probe object is PUT twice with ``If-None-Match: *``: the second PUT must be refused
-(412, or 409 while racing), else the server refuses to start. AWS S3, MinIO, Cloudflare R2 and
-``moto_server`` ≥ 5 pass.
+(412, or 409 while racing), else the server refuses to start. AWS S3, MinIO and Cloudflare R2
+support conditional writes (lance issue #2793); ``moto_server`` 5.2, the tests' stand-in, passes.
 
 The probe is also where a missing bucket, a wrong endpoint or refused credentials surface, as one
 line saying what to check, instead of LanceDB's retry trace at the first archival call. It signs
 its requests itself (AWS Signature V4, path-style URLs as LanceDB uses with an endpoint) with the
 static credentials of the storage options; without them (an instance role) it is skipped: that
-is AWS S3 itself, which supports conditional writes. No credential appears in any message.
+is most likely AWS S3 itself, which supports conditional writes. No credential appears in any message.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ async def check_object_store(uri: str, options: dict[str, str]) -> None:
         raise ObjectStoreError(
             f"The object store behind {where} ignores conditional writes (If-None-Match): LanceDB's commits from "
             "several writers would silently overwrite each other and lose index writes. Use a store that supports "
-            "them (AWS S3, MinIO, Cloudflare R2, moto_server 5+), or lance's DynamoDB commit store (an "
+            "them (AWS S3, MinIO, Cloudflare R2, moto_server 5.2), or lance's DynamoDB commit store (an "
             "s3+ddb://bucket/prefix?ddbTableName=… lance_uri)."
         )
     _raise_for(second, where, "a conditional write (If-None-Match)")
@@ -110,7 +110,7 @@ def _raise_for(response: httpx2.Response, where: str, what: str) -> None:
     if response.status_code in (400, 501) and code in ("NotImplemented", "InvalidArgument", "InvalidRequest"):
         raise ObjectStoreError(
             f"The object store behind {where} rejects {what} ({code}), which LanceDB needs for every commit. "
-            "Use a store that supports conditional writes (AWS S3, MinIO, Cloudflare R2, moto_server 5+)."
+            "Use a store that supports conditional writes (AWS S3, MinIO, Cloudflare R2, moto_server 5.2)."
         )
     raise ObjectStoreError(f"The object store answered {code} for {where}. {_CHECK_ENDPOINT}")
 
