@@ -295,7 +295,31 @@ async def test_a_source_written_by_a_newer_version_is_refused(tmp_path: Path, po
 
 
 async def test_a_row_the_target_cannot_hold_leaves_it_empty(tmp_path: Path, postgres_url: str) -> None:
-    """PostgreSQL text cannot hold NUL, SQLite's can: the copy fails as a whole, in its one transaction."""
+    """Text in an INTEGER column (SQLite keeps it, a BIGINT cannot): the copy fails whole, in its one transaction."""
+    source = settings_for(tmp_path / "data")
+    with anyio.fail_after(120):
+        service = await open_service(source)
+        try:
+            agent_id = (await service.create_agent(name="odd")).agent.id
+            await service.send_message(agent_id, "hello")
+        finally:
+            await service.close()
+        with sqlite3.connect(source.store_target) as db:  # as a damaged or hand-edited database may hold
+            db.execute("UPDATE messages SET tokens = 'many' WHERE role = 'user'")
+        done = await anyio.to_thread.run_sync(
+            lambda: letta_mcp("migrate-store", "--data-dir", str(source.data_dir), "--to", postgres_url)
+        )
+        assert done.returncode == 1
+        assert "the target refused a row of table messages (invalid literal for int()" in done.stderr
+        assert "the target is unchanged" in done.stderr and "Traceback" not in done.stderr
+        rows = await target_rows(postgres_url)
+        assert {t.name for t in TABLES} <= set(rows)  # the schema was made when the target opened
+        assert all(rows[t.name] == 0 for t in TABLES)
+
+
+async def test_a_copy_that_reads_back_differently_is_rolled_back(tmp_path: Path, postgres_url: str) -> None:
+    """PostgreSQL text cannot hold NUL, SQLite's can: the store sends U+FFFD instead, and only the checksums
+    notice. The copy is not kept."""
     source = settings_for(tmp_path / "data")
     with anyio.fail_after(120):
         service = await open_service(source)
@@ -307,38 +331,13 @@ async def test_a_row_the_target_cannot_hold_leaves_it_empty(tmp_path: Path, post
         done = await anyio.to_thread.run_sync(
             lambda: letta_mcp("migrate-store", "--data-dir", str(source.data_dir), "--to", postgres_url)
         )
-        assert done.returncode == 1
-        assert (
-            "the target refused a row of table runs (invalid byte sequence" in done.stderr
-            and "Traceback" not in done.stderr
-        )
-        rows = await target_rows(postgres_url)
-        assert {t.name for t in TABLES} <= set(rows)  # the schema was made when the target opened
-        assert all(rows[t.name] == 0 for t in TABLES)
-
-
-async def test_a_copy_that_reads_back_differently_is_rolled_back(tmp_path: Path, postgres_url: str) -> None:
-    """A fraction in an INTEGER column: SQLite keeps 1.5, a BIGINT takes 1. Only the checksums see it."""
-    source = settings_for(tmp_path / "data")
-    with anyio.fail_after(120):
-        service = await open_service(source)
-        try:
-            agent_id = (await service.create_agent(name="odd")).agent.id
-            await service.send_message(agent_id, "hello")
-        finally:
-            await service.close()
-        with sqlite3.connect(source.store_target) as db:
-            db.execute("UPDATE messages SET tokens = 1.5 WHERE role = 'user'")
-        done = await anyio.to_thread.run_sync(
-            lambda: letta_mcp("migrate-store", "--data-dir", str(source.data_dir), "--to", postgres_url)
-        )
         assert done.returncode == 1, done.stderr
         result = json.loads(done.stdout)
         assert result["verified"] is False and result["index"] is None
         assert result["tables"]["messages"]["rows"] == result["tables"]["messages"]["target_rows"]
         mismatched = [line.split()[0] for line in done.stderr.splitlines() if line.endswith("MISMATCH")]
-        assert mismatched == ["messages"]
-        assert "does not match the source in: messages; it was rolled back" in done.stderr
+        assert mismatched == ["runs", "messages"]  # the run's input and the message
+        assert "does not match the source in: runs, messages; it was rolled back" in done.stderr
         rows = await target_rows(postgres_url)
         assert all(rows[t.name] == 0 for t in TABLES)
 

@@ -305,7 +305,7 @@ async def _copy_table(
     async for batch in _batches(source, table, columns, batch_rows):
         try:
             await target.executemany(insert, [{f"c{i}": row[i] for i in range(len(columns))} for row in batch])
-        except (StoreError, *_engine_errors()) as e:
+        except (StoreError, ValueError, *_engine_errors()) as e:  # ValueError: a value of the wrong type
             raise StoreError(
                 f"the target refused a row of table {table.name} ({e}); the copy was rolled back, the target is "
                 "unchanged"
@@ -326,7 +326,7 @@ async def _copy_counters(source: Db, target: Db, table: Table, batch_rows: int) 
 
 
 def _engine_errors() -> tuple[type[Exception], ...]:
-    """What either engine raises for a row it will not take (a NUL in PostgreSQL text, a constraint)."""
+    """What either engine raises for a row it will not take (a constraint, a value out of range)."""
     try:
         from asyncpg import PostgresError
     except ImportError:  # no [postgres] extra: only SQLite
