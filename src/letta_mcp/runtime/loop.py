@@ -538,7 +538,7 @@ async def _answer_dangling_calls(q: Queries, agent_id: str, run_id: str, now: da
     """Answer, as not run, the tool calls of the agent's newest assistant message that have no
     result (a few rows read: such a message is always at the tail of the history). Also returns the
     next free seq: the tail read here starts with the newest message, so no second query is needed."""
-    tail = await q.messages.page(agent_id, limit=16)
+    tail = await q.messages.tail(agent_id, limit=16)
     seq = tail[0].seq + 1 if tail else 0
     answered: set[str] = set()
     for message in tail:

@@ -174,6 +174,20 @@ class MessageQueries:
         )
         return total, int(row[0]) if row else 0
 
+    async def tail(self, agent_id: str, *, limit: int) -> list[Message]:
+        """The agent's newest message that is not a tool result, and the tool results after it,
+        newest first (at most ``limit``): what a turn checks for calls left unanswered. Usually
+        one row; both lookups walk the ``(agent_id, seq)`` index back from its end."""
+        return [
+            _message(row)
+            for row in await self._db.fetchall(
+                "SELECT * FROM messages WHERE agent_id = :agent_id AND seq >= COALESCE((SELECT seq FROM messages"
+                " WHERE agent_id = :agent_id AND role != 'tool' ORDER BY seq DESC LIMIT 1), 0)"
+                " ORDER BY seq DESC LIMIT :limit",
+                {"agent_id": agent_id, "limit": limit},
+            )
+        ]
+
     async def page(
         self,
         agent_id: str,
