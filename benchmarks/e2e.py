@@ -212,8 +212,13 @@ def summarize(times: list[float], errors: list[str], cpu: list[float | None]) ->
     }
 
 
-async def parallel_agents(url: str, agents: int, per_agent: int) -> dict[str, Any]:
-    """``agents`` clients, each on its own connection, each sending ``per_agent`` messages to its own agent."""
+async def parallel_agents(url: str, agents: int, per_agent: int, server_pid: int | None = None) -> dict[str, Any]:
+    """``agents`` clients, each on its own connection, each sending ``per_agent`` messages to its own agent.
+
+    Also the CPU each message cost the server (with ``server_pid``) and the clients (this process),
+    which other load on the machine barely changes: on a machine of its own the run could go no
+    faster than its cores allow for their sum plus the model's, nor than one core for the server's
+    event loop."""
     async with http_client(url) as client:
         ids = [await create_agent(client, f"e2e-{k}") for k in range(agents)]
     errors: list[str] = []
@@ -224,12 +229,15 @@ async def parallel_agents(url: str, agents: int, per_agent: int) -> dict[str, An
             for i in range(per_agent):
                 times.append(await send(client, agent_id, i, errors))
 
+    server_before, clients_before = cpu_s(server_pid) if server_pid else None, time.process_time()
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for agent_id in ids:
             tg.start_soon(chat, agent_id)
     elapsed = time.perf_counter() - started
+    clients_cpu, server_after = time.process_time() - clients_before, cpu_s(server_pid) if server_pid else None
     total = agents * per_agent
+    server_cpu = None if server_before is None or server_after is None else server_after - server_before
     return {
         "agents": agents,
         "messages": total,
@@ -239,6 +247,8 @@ async def parallel_agents(url: str, agents: int, per_agent: int) -> dict[str, An
         "msgs_per_s": round(total / elapsed, 1),
         "p50_ms": round(statistics.median(times), 2),
         "p95_ms": round(p95(times), 2),
+        "server_cpu_ms_per_message": None if server_cpu is None else round(server_cpu * 1000 / total, 2),
+        "clients_cpu_ms_per_message": round(clients_cpu * 1000 / total, 2),
     }
 
 
@@ -254,7 +264,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             with http_server(root / "http", model_url) as (url, pid):
                 async with http_client(url) as client:
                     report["transports"]["http"] = await sequential(client, args.messages, pid)
-                report["http_parallel"] = await parallel_agents(url, args.agents, args.per_agent)
+                report["http_parallel"] = await parallel_agents(url, args.agents, args.per_agent, pid)
     report["machine"] = machine()
     report["load_avg_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     return report
