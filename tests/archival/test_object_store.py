@@ -30,6 +30,8 @@ from s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Bucket
 
 pytestmark = pytest.mark.anyio
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def s3_settings(tmp_path: Path, s3: S3Bucket, **extra: Any) -> Settings:
     return load_settings(
@@ -278,3 +280,17 @@ def test_the_probe_signs_its_requests_as_botocore_does() -> None:
 
     assert ours.endswith(f", Signature={expected}")
     assert "SignedHeaders=host;if-none-match;x-amz-content-sha256;x-amz-date;x-amz-security-token" in ours
+
+
+async def test_without_moto_the_s3_tests_fail_saying_what_to_install() -> None:
+    """A missing stand-in must not pass silently as skipped S3 tests."""
+    test = "tests/archival/test_object_store.py::test_a_missing_bucket_is_refused_in_one_line"
+    hide_moto = "import sys; sys.modules['moto'] = None; import pytest; sys.exit(pytest.main(sys.argv[1:]))"
+    command = [sys.executable, "-c", hide_moto, "-q", "-p", "no:cacheprovider", test]
+    with anyio.fail_after(120):
+        result = await anyio.run_process(command, cwd=ROOT, check=False)
+
+    output = result.stdout.decode()
+    assert result.returncode == 1, output
+    assert "1 error" in output and "skipped" not in output
+    assert "install the dev extra (pip install -e '.[dev]', which includes moto[server])" in output
