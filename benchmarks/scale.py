@@ -43,10 +43,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from bench_common import machine, p95
@@ -64,6 +64,7 @@ import postgres_cluster  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 ENGINES = ("postgres", "sqlite")
+T = TypeVar("T")
 SATURATED_GAIN = 1.1  # one more replica adding less than 10 % messages/s: saturated
 
 
@@ -181,20 +182,86 @@ def replica_settings() -> dict[str, str]:
     return {"LETTA_MCP_HTTP__STATELESS": "true", "LETTA_MCP_HTTP__REQUEST_STATE_KEY": secrets.token_hex(32)}
 
 
+class WriteLockSampler:
+    """How busy the one write lock all replicas take turns on is (PostgreSQL; see `store.postgres`):
+    ``pg_locks`` read every ``SAMPLE_S`` on a connection of our own. The share of samples with the
+    lock held is its utilisation (near 1: writers are serialized on it), and the mean count of
+    backends waiting for it is the queue in front of it. Does nothing without a URL (SQLite)."""
+
+    # The key `PostgresEngine.open` derives; pg_locks shows a bigint advisory key as two oids.
+    QUERY = """
+        SELECT count(*) FILTER (WHERE granted) AS held, count(*) FILTER (WHERE NOT granted) AS waiting
+        FROM pg_locks
+        WHERE locktype = 'advisory' AND objsubid = 1
+          AND ((classid::bigint << 32) | objid::bigint)
+              = hashtextextended(current_database() || '/' || current_schema() || '/letta-mcp', 0)
+    """
+    SAMPLE_S = 0.02
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.samples: list[tuple[int, int]] = []
+
+    async def run(self) -> None:
+        """Sample until cancelled."""
+        if self.url is None:
+            return
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            while True:
+                row = await conn.fetchrow(self.QUERY)
+                self.samples.append((row["held"], row["waiting"]))
+                await anyio.sleep(self.SAMPLE_S)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+
+    async def watch(self, run: Awaitable[T]) -> T:
+        """``run``'s result, sampling while it runs (the samples of this run only)."""
+        self.samples = []
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(self.run)
+            result = await run
+            watching.cancel_scope.cancel()
+        return result
+
+    def figures(self, seconds: float, messages: int) -> dict[str, Any]:
+        """Utilisation, queue, and the lock time per message that utilisation implies."""
+        if not self.samples:
+            return {}
+        n = len(self.samples)
+        held = sum(1 for held, _ in self.samples if held) / n
+        return {
+            "write_lock": {
+                "samples": n,
+                "held_share": round(held, 3),
+                "held_ms_per_message": round(held * seconds * 1000 / messages, 1),
+                "mean_waiting": round(sum(waiting for _, waiting in self.samples) / n, 2),
+            }
+        }
+
+
 # --- the runs ------------------------------------------------------------------------------------
 
 
-async def overhead(url: str, meter: Meter, args: argparse.Namespace) -> dict[str, Any]:
+async def overhead(url: str, meter: Meter, lock: WriteLockSampler, args: argparse.Namespace) -> dict[str, Any]:
     """One replica alone: sequential messages to one agent, then ``parallel_agents`` agents at once."""
     [server_pid] = meter.groups["replica1"]
     report: dict[str, Any] = {"load_1m": {"start": load_1m()}}
     before = meter.read()
     async with http_client(url) as client:
-        report["sequential"] = await sequential(client, args.messages, server_pid)
-    report["sequential"] |= cpu_figures(before, meter.read(), args.messages + 1)  # + its warm-up message
+        report["sequential"] = await lock.watch(sequential(client, args.messages, server_pid))
+    after, messages = meter.read(), args.messages + 1  # + its warm-up message
+    report["sequential"] |= cpu_figures(before, after, messages) | lock.figures(
+        after["wall"] - before["wall"], messages
+    )
     before = meter.read()
-    report["parallel"] = await parallel_agents(url, args.parallel_agents, args.per_agent)
-    report["parallel"] |= cpu_figures(before, meter.read(), report["parallel"]["messages"])
+    report["parallel"] = await lock.watch(parallel_agents(url, args.parallel_agents, args.per_agent))
+    parallel = report["parallel"]
+    parallel |= cpu_figures(before, meter.read(), parallel["messages"])
+    parallel |= lock.figures(parallel["seconds"], parallel["messages"])
     report["load_1m"]["end"] = load_1m()
     return report
 
@@ -244,7 +311,9 @@ async def warm_up(url: str) -> None:
         await send(client, await create_agent(client, "warm-up"), 0, [])
 
 
-async def throughput(url: str, replicas: int, meter: Meter, args: argparse.Namespace) -> dict[str, Any]:
+async def throughput(
+    url: str, replicas: int, meter: Meter, lock: WriteLockSampler, args: argparse.Namespace
+) -> dict[str, Any]:
     """``agents`` agents × ``lanes`` concurrent senders × ``per_lane`` messages through the proxy at ``url``."""
     times: list[float] = []
     errors: list[str] = []
@@ -261,31 +330,39 @@ async def throughput(url: str, replicas: int, meter: Meter, args: argparse.Names
                     errors.append(f"{agent_id} message {i}: {exc!r}")
 
         load_start, before = load_1m(), meter.read()
-        async with anyio.create_task_group() as tg:
-            for client, agent_id in zip(clients, ids, strict=True):
-                for k in range(args.lanes):
-                    tg.start_soon(lane, client, agent_id, k)
+
+        async def all_lanes() -> None:
+            async with anyio.create_task_group() as tg:
+                for client, agent_id in zip(clients, ids, strict=True):
+                    for k in range(args.lanes):
+                        tg.start_soon(lane, client, agent_id, k)
+
+        await lock.watch(all_lanes())
         after, load_end = meter.read(), load_1m()
         problems = [
             f"{a}: {p}" for a in ids for p in order_problems(await _history(clients[0], a), args.lanes, args.per_lane)
         ]
     total = args.agents * args.lanes * args.per_lane
     seconds = after["wall"] - before["wall"]
-    return {
-        "replicas": replicas,
-        "agents": args.agents,
-        "in_flight": args.agents * args.lanes,
-        "messages": total,
-        "answered": len(times) - len(errors),
-        "error_samples": errors[:3],
-        "histories_in_order": not problems,
-        "order_problems": problems[:3],
-        "seconds": round(seconds, 3),
-        "msgs_per_s": round(total / seconds, 1),
-        "p50_ms": round(statistics.median(times), 1) if times else None,
-        "p95_ms": round(p95(times), 1) if times else None,
-        "load_1m": {"start": load_start, "end": load_end},
-    } | cpu_figures(before, after, total)
+    return (
+        {
+            "replicas": replicas,
+            "agents": args.agents,
+            "in_flight": args.agents * args.lanes,
+            "messages": total,
+            "answered": total - len(errors),
+            "error_samples": errors[:3],
+            "histories_in_order": not problems,
+            "order_problems": problems[:3],
+            "seconds": round(seconds, 3),
+            "msgs_per_s": round(total / seconds, 1),
+            "p50_ms": round(statistics.median(times), 1) if times else None,
+            "p95_ms": round(p95(times), 1) if times else None,
+            "load_1m": {"start": load_start, "end": load_end},
+        }
+        | cpu_figures(before, after, total)
+        | lock.figures(seconds, total)
+    )
 
 
 def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -308,6 +385,7 @@ async def run_engine(
     progress(f"{engine}: starting the store")
     counts = args.sqlite_replicas if engine == "sqlite" else args.replicas
     with store(engine, root / engine) as (store_env, database_pids), ExitStack() as stack:
+        database_url = store_env.get("LETTA_MCP_DATABASE_URL")
         servers: list[tuple[str, int]] = []
         for count in range(1, max(counts) + 1):
             progress(f"{engine}: starting replica {count}")
@@ -317,13 +395,15 @@ async def run_engine(
             groups |= {"database": database_pids, "model": [model_pid]}
             if count == 1:
                 progress(f"{engine}: overhead, one replica")
-                report["overhead"] = await overhead(servers[0][0], Meter(groups), args)
+                lock = WriteLockSampler(database_url)
+                report["overhead"] = await overhead(servers[0][0], Meter(groups), lock, args)
             if count in counts:
                 progress(f"{engine}: throughput, {count} replica(s)")
                 replica_urls = [url.removesuffix("/mcp") for url, _ in servers]
                 with proxy_process(replica_urls) as (proxy_url, proxy_pid):
                     meter = Meter(groups | {"proxy": [proxy_pid]})
-                    report["throughput"].append(await throughput(f"{proxy_url}/mcp", count, meter, args))
+                    lock = WriteLockSampler(database_url)
+                    report["throughput"].append(await throughput(f"{proxy_url}/mcp", count, meter, lock, args))
     report["scaling"] = scaling(report["throughput"])
     return report
 

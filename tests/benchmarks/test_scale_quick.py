@@ -19,6 +19,8 @@ def test_quick_scale_benchmark_answers_every_message_once_in_order() -> None:
             assert phase["histories_in_order"], (engine, phase["order_problems"])
             # every replica behind the proxy did work: requests were spread, not pinned to one
             assert all(phase["cpu_s"][f"replica{n}"] > 0 for n in range(1, phase["replicas"] + 1)), phase["cpu_s"]
-    assert [p["replicas"] for p in report["engines"]["postgres"]["throughput"]] == [1, 2]
+    postgres = report["engines"]["postgres"]["throughput"]
+    assert [p["replicas"] for p in postgres] == [1, 2]
+    assert all(0 <= p["write_lock"]["held_share"] <= 1 for p in postgres)  # pg_locks was sampled
     assert report["engines"]["postgres"]["overhead"]["sequential"]["cpu_ms_per_message"]["database"] > 0
     assert report["engines"]["postgres"]["scaling"]["ratio_to_1"]["1"] == 1.0
