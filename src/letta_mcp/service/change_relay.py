@@ -2,26 +2,32 @@
 
 Each process appends its changes (one write transaction per batch); a process with live
 subscribers reads the rows after the last one it saw, one primary-key range scan every
-`POLL_S`, so another process's change reaches its subscribers within about that long. Writers
-trim rows older than `RETENTION_S` every `TRIM_EVERY` batches, keeping the table small.
+`POLL_S` on SQLite, so another process's change reaches its subscribers within about that long.
+On PostgreSQL each append also notifies (``LISTEN/NOTIFY``, delivered when it commits) and readers
+read as soon as they are woken, polling only every `POLL_NOTIFIED_S` in case a notification was
+lost with a connection. Writers trim rows older than `RETENTION_S` every `TRIM_EVERY` batches,
+keeping the table small.
 
 A reader never skips a row because write transactions commit one at a time (SQLite's write lock;
 the PostgreSQL engine's per-database advisory lock), so ``seq`` order is commit order. Were
-PostgreSQL writers ever to run in parallel, a row could commit after a later ``seq`` was read:
-``LISTEN/NOTIFY`` (another `ChangeRelay`) is then the relay to use, and it needs no polling.
+PostgreSQL writers ever to run in parallel, a row could commit after a later ``seq`` was read,
+and the reader would need to carry the notification's payload instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 
 from letta_mcp.models import utcnow
 from letta_mcp.service.changes import Deliver
 from letta_mcp.store import Store
+from letta_mcp.store.change_log import CHANNEL
 
 POLL_S = 0.2
+POLL_NOTIFIED_S = 5.0
 RETENTION_S = 60.0
 TRIM_EVERY = 100
 READ_BATCH = 500
@@ -45,14 +51,22 @@ class LogRelay:
                 await q.change_log.trim(now - timedelta(seconds=RETENTION_S))
 
     async def follow(self, since: datetime, deliver: Deliver) -> None:
-        async with self._store.read() as q:
-            seen = await q.change_log.last_before(since)
-        while True:
+        async with self._store.listen(CHANNEL) as woken:  # listening before the first read: nothing slips by
             async with self._store.read() as q:
-                rows = await q.change_log.after(seen, limit=READ_BATCH)
-            for row in rows:
-                seen = row.seq
-                if row.origin != self.origin:
-                    await deliver(row.change)
-            if len(rows) < READ_BATCH:
-                await asyncio.sleep(self._poll_s)
+                seen = await q.change_log.last_before(since)
+            while True:
+                if woken is not None:
+                    woken.clear()  # before the read: a commit notified during it wakes the next one
+                async with self._store.read() as q:
+                    rows = await q.change_log.after(seen, limit=READ_BATCH)
+                for row in rows:
+                    seen = row.seq
+                    if row.origin != self.origin:
+                        await deliver(row.change)
+                if len(rows) == READ_BATCH:
+                    continue
+                if woken is None:
+                    await asyncio.sleep(self._poll_s)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), POLL_NOTIFIED_S)

@@ -20,6 +20,10 @@ class LoggedChange:
     change: str
 
 
+CHANNEL = "letta_mcp_change_log"
+"""The PostgreSQL notification channel an append signals (see `Store.listen`)."""
+
+
 class ChangeLogQueries:
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -29,6 +33,8 @@ class ChangeLogQueries:
             "INSERT INTO change_log (origin, change, at) VALUES (:origin, :change, :at)",
             [{"origin": origin, "change": change, "at": ts(at)} for change in changes],
         )
+        if self._db.dialect == "postgresql":  # wakes the other replicas' readers when this commits
+            await self._db.execute("SELECT pg_notify(:channel, '')", {"channel": CHANNEL})
 
     async def last_before(self, moment: datetime) -> int:
         """The ``seq`` of the last row written before ``moment`` (0 if none): where a reader that
