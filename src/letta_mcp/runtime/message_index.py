@@ -188,12 +188,13 @@ class MessageIndex:
         """Embed, in this task, everything queued so far (and every agent after `start`)."""
         async with self._work_lock:
             vectors = await self.open()
-            if self._check_all:
-                self._check_all = False
+            if self._check_all:  # each flag is cleared once its work is done, so a failure retries it
                 await self._queue_all(vectors)
+                self._check_all = False
             if self._forget:
-                gone, self._forget = sorted(self._forget), set()
+                gone = sorted(self._forget)
                 await vectors.delete_agents(gone)
+                self._forget.difference_update(gone)
                 for agent_id in gone:
                     self._marks.pop(agent_id, None)
             while self._pending and not self._closed:
