@@ -168,8 +168,9 @@ async def test_search_falls_back_to_full_text_when_another_process_dropped_the_v
 ) -> None:
     service, agent = hybrid_chat
     assert service.message_index is not None
-    other = await LanceIndex.open(str(settings.data_dir / "lance"))  # another process's connection
-    await MessageVectors(other.db, service.message_index.space).drop()  # as its `letta-mcp reindex` does
+    # Another process's connection (its `letta-mcp reindex` drops the tables first).
+    other = await LanceIndex.open(settings.lance_target, storage_options=settings.lance_options())
+    await MessageVectors(other.db, service.message_index.space).drop()
 
     found = await service.search_messages(agent, query="adopted dog", limit=1)
 
