@@ -183,3 +183,30 @@ async def test_sqlite_has_no_notifications_so_readers_poll(tmp_path: Path) -> No
             assert woken is None
     finally:
         await store.close()
+
+
+async def test_a_change_on_one_replica_wakes_a_follower_on_another_without_polling(postgres_url: str) -> None:
+    from letta_mcp.models import utcnow
+    from letta_mcp.service.change_relay import LogRelay
+
+    a, b = await Store.open(postgres_url), await Store.open(postgres_url)
+    follower = LogRelay(a, notified_poll_s=3600)  # only a notification can deliver within the test
+    heard: list[str] = []
+    arrived = anyio.Event()
+
+    async def deliver(change: str) -> None:
+        heard.append(change)
+        arrived.set()
+
+    try:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(follower.follow, utcnow(), deliver)
+                await anyio.sleep(0.5)  # the follower's first read is done; it waits to be woken
+                await LogRelay(b).publish(['{"owner": "local"}'])
+                await arrived.wait()
+                tg.cancel_scope.cancel()
+        assert heard == ['{"owner": "local"}']
+    finally:
+        await a.close()
+        await b.close()

@@ -36,9 +36,10 @@ READ_BATCH = 500
 class LogRelay:
     """A `ChangeRelay` over the store's ``change_log`` table."""
 
-    def __init__(self, store: Store, *, poll_s: float = POLL_S) -> None:
+    def __init__(self, store: Store, *, poll_s: float = POLL_S, notified_poll_s: float = POLL_NOTIFIED_S) -> None:
         self._store = store
         self._poll_s = poll_s
+        self._notified_poll_s = notified_poll_s
         self.origin = uuid.uuid4().hex  # this process: its own rows are not read back
         self._published = 0
 
@@ -69,4 +70,4 @@ class LogRelay:
                     await asyncio.sleep(self._poll_s)
                 else:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), POLL_NOTIFIED_S)
+                        await asyncio.wait_for(woken.wait(), self._notified_poll_s)
