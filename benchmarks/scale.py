@@ -25,7 +25,9 @@ Then, with 1, 2, 3 replicas running:
   them. CPU seconds per process group from /proc (replicas, the PostgreSQL cluster's processes,
   the proxy, the model, the clients) and the whole machine's busy time from /proc/stat over the
   same wall time, with the 1-minute load average at start and end: on a small shared machine the
-  bound is the CPUs, and these say whose. Ratios n/1 of messages/s per engine.
+  bound is the CPUs, and these say whose. On PostgreSQL also the one write lock every replica's
+  write transactions take (`WriteLockSampler`): how much of the time it is held, and the queue in
+  front of it. Ratios n/1 of messages/s per engine.
 
 Every message must be answered and every history in order; the exit status is 1 otherwise. Prints
 one JSON object.
