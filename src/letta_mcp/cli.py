@@ -98,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     reindex = commands.add_parser(
         "reindex",
-        help="Rebuild the archival search index (LanceDB: full-text, and vectors with an embedder) from "
-        "SQLite, with a progress bar on stderr. Servers on the same data directory may keep running.",
+        help="Rebuild the archival search index (LanceDB: full-text, and vectors with an embedder, also of "
+        "conversation messages) from SQLite, with a progress bar on stderr. Servers on the same data "
+        "directory may keep running.",
         epilog="Example: letta-mcp reindex --data-dir ~/agents",
     )
     common(reindex)
