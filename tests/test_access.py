@@ -96,6 +96,8 @@ async def test_changes_are_announced_after_commit(service: AgentService, scripte
     assert heard == [
         Change("alice", agent.id, agent=True),
         Change("alice", agent.id, blocks=("human",)),
+        Change("alice", run_id=turn.run.id),  # each committed step: the call, then the reply
+        Change("alice", run_id=turn.run.id),
         Change("alice", agent.id, blocks=("persona",), messages=True, run_id=turn.run.id),
     ]
 

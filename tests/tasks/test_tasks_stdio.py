@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -112,8 +113,12 @@ async def test_a_turn_under_the_threshold_answers_plainly(tmp_path: Path, fake_o
         async with Client(server, extensions=[tasks]) as client:
             agent_id = await new_agent(client)
             result = await client.call_tool("send_message", {"agent_id": agent_id, "message": "fast"})
+            compacted = await client.call_tool("compact_context", {"agent_id": agent_id})
     assert result.structured_content is not None and result.structured_content["reply"] == "quick"
+    assert compacted.structured_content is not None and compacted.structured_content["compacted"] is False
     assert tasks.created == []
+    with sqlite3.connect(tmp_path / "data" / "letta.db") as db:  # a quick tool call leaves no task row
+        assert db.execute("SELECT count(*) FROM tool_tasks").fetchone() == (0,)
 
 
 async def test_task_notifications_over_stdio(tmp_path: Path, fake_openai: FakeOpenAI) -> None:

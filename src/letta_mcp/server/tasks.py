@@ -12,9 +12,9 @@ cancelled/interrupted → ``cancelled`` with the reason, an internal error → `
 Visibility is the service's: another principal's task id reads as unknown. A client may listen
 instead of polling: `server.listen` sends each change as ``notifications/tasks``.
 
-``import_agent`` and ``compact_context`` have no run: such a call runs in a task of this process
-once it takes longer than the threshold, and its answer is kept in a tool task row (committed
-before the call starts), so ``tasks/get`` returns the same `CallToolResult`, also after a restart.
+``import_agent`` and ``compact_context`` have no run: such a call runs in a task of this process,
+and once it takes longer than the threshold a tool task row is committed and answered with; the
+call's answer is kept there, so ``tasks/get`` returns the same `CallToolResult`, also after a restart.
 Each is one transaction, so ``tasks/cancel`` is acknowledged but cannot stop it (the spec lets a
 server decline); a tool task whose process stopped first reads ``cancelled``.
 """
@@ -75,7 +75,7 @@ class TasksExtension(Extension):
     def __init__(self, service: AgentService) -> None:
         self._service = service
         self._settings: TaskSettings = service.settings.tasks
-        self._jobs: set[asyncio.Task[HandlerResult]] = set()  # tool calls running as tasks
+        self._jobs: set[asyncio.Task[Any]] = set()  # tool calls running as tasks, and their recorders
 
     def methods(self) -> tuple[MethodBinding, ...]:
         return (
@@ -108,39 +108,43 @@ class TasksExtension(Extension):
         return created(await self._task(await self._service.run_progress(run_id)))
 
     async def _tool_call(self, tool: str, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        """Run the call in a task of its own; its answer once it comes within the threshold, else a
-        task (the row was committed before the call started)."""
+        """Run the call in a task of its own: its answer if it comes within the threshold, else a tool
+        task (committed before this answers) that keeps the answer when it comes. A quick call (a
+        refused one too) leaves no row behind."""
+        call = asyncio.get_running_loop().create_task(call_next(ctx), name=f"letta-mcp-{tool}")
+        self._keep(call)
+        # Not awaited directly: a client hanging up (cancelling this request) leaves the call going.
+        await asyncio.wait({call}, timeout=self._settings.threshold_s)
+        if call.done():
+            return call.result()
         task = await self._service.begin_tool_task(tool)
-        job = asyncio.get_running_loop().create_task(self._run_tool(task, ctx, call_next), name=f"letta-mcp-{task.id}")
+        self._keep(asyncio.get_running_loop().create_task(self._record(task, call), name=f"letta-mcp-{task.id}"))
+        return created(tool_task(task, self._settings))
+
+    def _keep(self, job: asyncio.Task[Any]) -> None:
+        """Hold ``job`` until it ends (the loop keeps only weak references to tasks)."""
         self._jobs.add(job)
         job.add_done_callback(self._forget)
-        # Not awaited directly: a client hanging up (cancelling this request) leaves the call going.
-        await asyncio.wait({job}, timeout=self._settings.threshold_s)
-        if job.done():
-            return job.result()
-        return created(tool_task(await self._service.get_tool_task(task.id), self._settings))
 
-    def _forget(self, job: asyncio.Task[HandlerResult]) -> None:
+    def _forget(self, job: asyncio.Task[Any]) -> None:
         self._jobs.discard(job)
         if not job.cancelled():
-            job.exception()  # retrieved: a failure was logged and recorded by _run_tool
+            job.exception()  # retrieved: `_record` logs and keeps a failure
 
-    async def _run_tool(
-        self, task: ToolTask, ctx: ServerRequestContext[Any, Any], call_next: CallNext
-    ) -> HandlerResult:
+    async def _record(self, task: ToolTask, call: asyncio.Task[HandlerResult]) -> None:
+        """Keep the call's answer (or our failure) in its tool task."""
         try:
-            result = await call_next(ctx)
+            result = await call
         except Exception as e:  # the SDK turns a tool's own errors into results: this is a fault of ours
-            log.exception("%s failed as task %s", task.tool, task.id)
+            log.error("%s failed as task %s", task.tool, task.id, exc_info=e)
             await self._service.finish_tool_task(task, error=f"Internal error: {type(e).__name__}: {e}")
-            raise
+            return
         answer = (
             result.model_dump(by_alias=True, mode="json", exclude_none=True)
             if isinstance(result, BaseModel)
             else result
         )
         await self._service.finish_tool_task(task, result=json.dumps(answer))
-        return result
 
     async def _get(self, ctx: ServerRequestContext[Any, Any], params: TaskParams) -> dict[str, Any]:
         require_client_extension(ctx, TASKS)

@@ -81,8 +81,8 @@ class RunTasksMixin(ConversationMixin):
         return TurnResult(run=details.run, messages=details.messages, reply=details.reply)
 
     async def begin_tool_task(self, tool: str) -> ToolTask:
-        """Record a tool call about to run in the background (committed before it starts, so a
-        ``tasks/get`` for it resolves at once, in any process)."""
+        """Record a tool call running on in the background (committed before the client is told its
+        id, so a ``tasks/get`` for it resolves at once, in any process)."""
         now = utcnow()
         task = ToolTask(
             id=new_id("tooltask"),

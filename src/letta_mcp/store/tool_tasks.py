@@ -1,5 +1,5 @@
-"""Tool calls run as MCP tasks (``tool_tasks``, migration 13): written when the call starts, finished
-with the tool's answer; a ``working`` task whose process is gone reads ``interrupted``."""
+"""Tool calls run as MCP tasks (``tool_tasks``, migration 13): written once the call outlasts the task
+threshold, finished with the tool's answer; a ``working`` task whose process is gone reads ``interrupted``."""
 
 from __future__ import annotations
 
