@@ -151,7 +151,7 @@ async def test_a_dropped_connection_is_reopened_for_the_next_write(postgres_url:
                 async with store.write() as q:
                     await q.agents.insert(agent)
                 break
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError):
                 assert attempt == 0
         async with store.read() as q:
             assert await q.agents.exists(agent.id)

@@ -185,7 +185,7 @@ class PostgresDb:
             return found
         text, names = translate(sql)
         conn = await self.connection()
-        statement = _Statement(await _translated(conn.prepare(text)), names)
+        statement = _Statement(await self._translated(conn.prepare(text)), names)
         self._statements[sql] = statement
         if len(self._statements) > _STATEMENT_CACHE:
             self._statements.popitem(last=False)
@@ -193,7 +193,7 @@ class PostgresDb:
 
     async def fetchall(self, sql: str, params: Params = None) -> list[Row]:
         statement = await self._statement(sql)
-        rows = await _translated(statement.prepared.fetch(*statement.args(params)))
+        rows = await self._translated(statement.prepared.fetch(*statement.args(params)))
         if statement.numeric and rows:
             keys = tuple(rows[0].keys())
             return [_NumericRow((_plain(v) for v in row.values()), keys) for row in rows]
@@ -205,7 +205,7 @@ class PostgresDb:
 
     async def execute(self, sql: str, params: Params = None) -> int:
         statement = await self._statement(sql)
-        await _translated(statement.prepared.fetch(*statement.args(params)))
+        await self._translated(statement.prepared.fetch(*statement.args(params)))
         status = statement.prepared.get_statusmsg() or ""
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
@@ -214,7 +214,7 @@ class PostgresDb:
         rows = list(params)
         if rows:
             statement = await self._statement(sql)
-            await _translated(statement.prepared.executemany([statement.args(p) for p in rows]))
+            await self._translated(statement.prepared.executemany([statement.args(p) for p in rows]))
 
     async def defer(self, sql: str, params: Params = None) -> None:
         await self.execute(sql, params)  # asyncpg cannot send different statements in one round trip
@@ -225,23 +225,30 @@ class PostgresDb:
     async def script(self, sql: str) -> None:
         """Run statements without parameters in one round trip (transaction control, DDL)."""
         conn = await self.connection()
-        await _translated(conn.execute(sql))
+        await self._translated(conn.execute(sql))
 
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
 
+    async def _translated(self, awaitable: Any) -> Any:
+        """Await a driver call: constraint and lock errors become the store's own; a connection
+        that broke under it (a server restart, a reaped idle connection) is dropped, so this call
+        fails and the next one connects afresh."""
+        import asyncpg
 
-async def _translated(awaitable: Any) -> Any:
-    import asyncpg
-
-    try:
-        return await awaitable
-    except asyncpg.IntegrityConstraintViolationError as e:
-        raise IntegrityError(str(e)) from e
-    except asyncpg.LockNotAvailableError as e:
-        raise BusyError(str(e)) from e
+        try:
+            return await awaitable
+        except asyncpg.IntegrityConstraintViolationError as e:
+            raise IntegrityError(str(e)) from e
+        except asyncpg.LockNotAvailableError as e:
+            raise BusyError(str(e)) from e
+        except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError):
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.terminate()
+            raise
 
 
 def redact(url: str) -> str:
