@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,9 @@ def _run(sql: str, url: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    # On a thread of its own: a fixture may be set up while the test's event loop runs.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, run()).result()
 
 
 def fresh_schema(url: str) -> tuple[str, str]:
@@ -60,6 +63,10 @@ def fresh_schema(url: str) -> tuple[str, str]:
     return name, f"{url}{'&' if '?' in url else '?'}search_path={name}"
 
 
+def drop_schema(url: str, name: str) -> None:
+    _run(f"DROP SCHEMA {name} CASCADE", url)
+
+
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A ``database_url`` of an empty schema, dropped after the test."""
@@ -67,4 +74,4 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        _run(f"DROP SCHEMA {name} CASCADE", postgres_server)
+        drop_schema(postgres_server, name)

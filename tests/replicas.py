@@ -36,6 +36,12 @@ class Cluster:
     replicas: list[ServerProcess]
     proxy: RoundRobinProxy
     data_dir: Path
+    database_url: str | None = None
+
+    @property
+    def store_target(self) -> Path | str:
+        """What `Store.open` opens to look at the replicas' shared state."""
+        return self.database_url or self.data_dir / "letta.db"
 
     @property
     def mcp_url(self) -> str:
@@ -44,14 +50,19 @@ class Cluster:
 
 
 @contextmanager
-def replicas(root: Path, model_url: str, *, count: int = 3, lease_ttl_s: float = 3.0) -> Iterator[Cluster]:
-    """``count`` stateless replicas on ``root``/data behind a `RoundRobinProxy`; all stopped on exit."""
+def replicas(
+    root: Path, model_url: str, *, count: int = 3, lease_ttl_s: float = 3.0, database_url: str | None = None
+) -> Iterator[Cluster]:
+    """``count`` stateless replicas on ``root``/data (or on ``database_url``: PostgreSQL) behind a
+    `RoundRobinProxy`; all stopped on exit."""
     data_dir = root / "data"
     env = {
         "LETTA_MCP_LEASE_TTL_S": str(lease_ttl_s),
         "LETTA_MCP_HTTP__STATELESS": "true",
         "LETTA_MCP_HTTP__REQUEST_STATE_KEY": secrets.token_hex(32),
     }
+    if database_url is not None:
+        env["LETTA_MCP_DATABASE_URL"] = database_url
     with ExitStack() as stack, ThreadPoolExecutor(count) as pool:
         # Started together, as an orchestrator does (they share the data directory's empty config file).
         starting = [pool.submit(start_server, data_dir, model_url, env=env) for _ in range(count)]
@@ -63,4 +74,4 @@ def replicas(root: Path, model_url: str, *, count: int = 3, lease_ttl_s: float =
         for future in starting:
             future.result()  # raises the first failure, once the others are in line to be stopped
         proxy = stack.enter_context(RoundRobinProxy([s.url for s in started]))
-        yield Cluster(started, proxy, data_dir)
+        yield Cluster(started, proxy, data_dir, database_url)

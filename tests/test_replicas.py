@@ -8,10 +8,8 @@ cross processes; a replica killed mid-turn costs only its own turn.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ import pytest
 from mcp import Client
 
 from fake_openai import FakeOpenAI, delay, remember, text
+from letta_mcp.store import Store
+from postgres import drop_schema, fresh_schema
 from replicas import Cluster, connect, error_text, ok, replicas
 
 pytestmark = pytest.mark.anyio
@@ -38,11 +38,26 @@ def model() -> Iterator[FakeOpenAI]:
         yield fake
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The replicas' shared state: one data directory, or one PostgreSQL schema (dropped after)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server = request.getfixturevalue("postgres_server")
+    name, url = fresh_schema(server)
+    try:
+        yield url
+    finally:
+        drop_schema(server, name)
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, model: FakeOpenAI, engine: str | None) -> Iterator[Cluster]:
     # The default TTL: on a loaded machine a short one can take a replica whose heartbeat is late
     # for dead, interrupting its turns (the kill test below wants exactly that, quickly).
-    with replicas(tmp_path_factory.mktemp("replicas"), model.base_url, lease_ttl_s=15) as running:
+    root = tmp_path_factory.mktemp("replicas")
+    with replicas(root, model.base_url, lease_ttl_s=15, database_url=engine) as running:
         yield running
 
 
@@ -126,21 +141,33 @@ async def test_a_subscriber_on_one_replica_hears_a_change_made_on_another(cluste
     assert block.contents[0].text == "Ann"
 
 
-def _pid_running(data_dir: Path, run_id: str) -> int:
+async def _pid_running(cluster: Cluster, run_id: str) -> int:
     """The pid of the replica that accepted ``run_id`` (its lease holder)."""
-    with contextlib.closing(sqlite3.connect(data_dir / "letta.db")) as db:
-        [(pid,)] = db.execute(
-            "SELECT p.pid FROM runs r JOIN processes p ON p.holder = r.holder WHERE r.id = ?", (run_id,)
-        ).fetchall()
+    store = await Store.open(cluster.store_target)
+    try:
+        async with store.read() as q:
+            rows = await q.db.fetchall(
+                "SELECT p.pid FROM runs r JOIN processes p ON p.holder = r.holder WHERE r.id = :id", {"id": run_id}
+            )
+    finally:
+        await store.close()
+    [(pid,)] = rows
     return int(pid)
 
 
-async def test_a_replica_killed_mid_turn_loses_only_its_turn(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+async def test_a_replica_killed_mid_turn_loses_only_its_turn(
+    tmp_path: Path, fake_openai: FakeOpenAI, engine: str | None, request: pytest.FixtureRequest
+) -> None:
     """kill -9 the replica running a turn: its run becomes interrupted once the lease TTL passes,
     the balancer skips the dead replica, and the others serve every agent, the crashed one too."""
     # The first model call (the doomed turn) hangs; every later one answers at once.
     fake_openai.script(delay(120, then=text("too late")), remember(label="human"))
-    with anyio.fail_after(180), replicas(tmp_path, fake_openai.base_url, lease_ttl_s=LEASE_TTL_S) as running:
+    # A schema of its own on PostgreSQL: the module's cluster is still running on the shared one.
+    own_database = str(request.getfixturevalue("postgres_url")) if engine else None
+    with (
+        anyio.fail_after(180),
+        replicas(tmp_path, fake_openai.base_url, lease_ttl_s=LEASE_TTL_S, database_url=own_database) as running,
+    ):
         async with connect(running.mcp_url) as client:
             crashed, other = [
                 ok(await client.call_tool("create_agent", {"name": n}))["id"] for n in ("crashed", "other")
@@ -149,7 +176,8 @@ async def test_a_replica_killed_mid_turn_loses_only_its_turn(tmp_path: Path, fak
                 await client.call_tool("send_message", {"agent_id": crashed, "message": "doomed", "background": True})
             )["run_id"]
             await fake_openai.wait_for_requests(1)  # the turn is in flight, waiting for the model
-            [victim] = [r.process for r in running.replicas if r.process.pid == _pid_running(running.data_dir, doomed)]
+            pid = await _pid_running(running, doomed)
+            [victim] = [r.process for r in running.replicas if r.process.pid == pid]
             os.kill(victim.pid, signal.SIGKILL)
             # Reaped, its port refuses connections: the balancer skips it (a request racing the kill
             # could reach the dying process and get a 502, as from any balancer).
