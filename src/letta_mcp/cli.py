@@ -427,11 +427,10 @@ def _migration_target(settings: Settings, args: argparse.Namespace, overrides: d
     """The settings a server on ``--to`` would run with: the same configuration, another store and index."""
     from pathlib import Path
 
-    from letta_mcp.service.migrate import index_uri
 
     to: str = args.to
     if to.startswith(("postgresql://", "postgres://")):
-        place = {"database_url": to, "lance_uri": args.lance_uri or index_uri(settings)}
+        place = {"database_url": to, "lance_uri": args.lance_uri or settings.lance_target}
     else:
         path = Path(to).expanduser()
         if path.suffix == ".db" and path.name != "letta.db":

@@ -39,11 +39,6 @@ class Migration:
     """Why the index could not be built (the rows are copied all the same; `letta-mcp reindex` retries)."""
 
 
-def index_uri(settings: Settings) -> str:
-    """Where a server with these settings keeps its archival index."""
-    return settings.lance_uri or str(settings.data_dir / "lance")
-
-
 async def migrate_store(
     source: Settings,
     target: Settings,
@@ -52,7 +47,7 @@ async def migrate_store(
     index_progress: Callable[[int, int], None] | None = None,
 ) -> Migration:
     """Copy the store of ``source`` into the empty store of ``target``, verify it, and give the target
-    its index at ``index_uri(target)``. Raises `CopyRefusedError` (nothing written) when it may not start,
+    its index at ``target.lance_target``. Raises `CopyRefusedError` (nothing written) when it may not start,
     `CopyMismatchError` (rolled back) when the copy reads back differently."""
     if _same_place(source.store_target, target.store_target):
         raise CopyRefusedError("the target is the source: name another database or data directory")
@@ -64,8 +59,8 @@ async def migrate_store(
         target_store = await Store.open(target.store_target)
         try:
             report = await copy_store(source_store, target_store, live_within_s=source.lease_ttl_s, progress=progress)
-            uri = index_uri(target)
-            if _same_place(index_uri(source), uri):
+            uri = target.lance_target
+            if _same_place(source.lance_target, uri):
                 return Migration(report, uri, index_rebuilt=False, indexed=0)
             try:
                 archival = await ArchivalService.open(target_store, target)
