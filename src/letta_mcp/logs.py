@@ -1,7 +1,7 @@
 """Logging for the ``letta-mcp`` command: one stderr handler (stdout carries the stdio protocol).
 
 Libraries' chatter is kept for ``DEBUG``: the HTTP client logs one INFO line per model call, and
-aiosqlite one DEBUG line per statement. uvicorn logs its own life cycle under ``uvicorn.error``
+asyncpg may log per connection. uvicorn logs its own life cycle under ``uvicorn.error``
 (its name for "not access lines"), which reads as an error; those records are shown as ``uvicorn``.
 """
 
@@ -13,7 +13,7 @@ import sys
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # Loggers quieter than the chosen level: at DEBUG their INFO lines show, their DEBUG lines never do.
-_CHATTY = ("httpx", "httpx2", "httpcore", "httpcore2", "aiosqlite")
+_CHATTY = ("httpx", "httpx2", "httpcore", "httpcore2", "asyncpg")
 
 
 class _RenameUvicornError(logging.Filter):
