@@ -12,7 +12,7 @@ import pytest
 from letta_mcp.models import Agent, Run, RunStatus, new_id, utcnow
 from letta_mcp.store import Store
 from letta_mcp.store.errors import LeaseLostError
-from letta_mcp.store.lease import LeaseManager
+from letta_mcp.store.lease import Adopted, LeaseManager
 
 pytestmark = pytest.mark.anyio
 
@@ -242,3 +242,33 @@ async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(target:
     finally:
         await live.stop()
         await store.close()
+
+
+async def test_a_stalled_process_cannot_run_a_queued_run_another_process_adopted(target: Path | str) -> None:
+    """The stalled process comes back and still has the ticket registered locally, but the ticket is
+    the adopter's now: it can neither take the turn nor write; the adopter can."""
+    a, b = await _two_processes(target, ttl=60)
+    adopted: list[Adopted] = []
+    b.on_adopted = adopted.append
+    now = utcnow()
+    agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
+    run = Run(
+        id=new_id("run"), agent_id=agent.id, status=RunStatus.created, background=True, holder=a.holder, created_at=now
+    )
+    try:
+        with anyio.fail_after(30):
+            async with a.store.write() as q:
+                await q.agents.insert(agent)
+                await q.runs.insert(run)
+                ticket = await a.take_ticket(q, agent.id, run.id)
+            a.register(agent.id, ticket)
+            await _age(b.store, [a.holder], 120)  # a stalls: b takes it for dead
+            await b.sweep()
+            assert [(x.run_id, x.ticket) for x in adopted] == [(run.id, ticket)]
+            with pytest.raises(LeaseLostError):
+                async with a.hold(agent.id, ticket):
+                    pass
+            async with b.hold(agent.id, ticket), b.store.write() as q:
+                assert (await q.runs.get(run.id)).holder == b.holder
+    finally:
+        await _close(a, b)

@@ -146,12 +146,26 @@ class RunService:
         """Execute a queued background run taken over from a dead process (its ticket is registered)."""
 
         async def execute() -> TurnResult | None:
-            async with self._store.read() as q:
-                run = await q.runs.get(adopted.run_id)
-            if run is None:  # deleted with its agent since: nothing to run
-                await self.lease.release(adopted.agent_id, adopted.ticket)
+            try:
+                async with self._store.read() as q:
+                    run = await q.runs.get(adopted.run_id)
+            except Exception:
+                # The ticket must not outlive this: a live process's tickets are never swept, and it
+                # would block the agent's turns everywhere. The run (held by this process) is marked
+                # interrupted when this process stops, or by whoever sweeps it.
+                log.exception("Run %s: reading it to take it over failed; giving its turn up", adopted.run_id)
+                await asyncio.shield(self.lease.release(adopted.agent_id, adopted.ticket))
                 return None
-            on_progress, on_done = await self.adopted_hooks(run) if self.adopted_hooks else (None, None)
+            if run is None:  # deleted with its agent since: nothing to run
+                await asyncio.shield(self.lease.release(adopted.agent_id, adopted.ticket))
+                return None
+            on_progress: RunHook | None = None
+            on_done: RunHook | None = None
+            if self.adopted_hooks is not None:
+                try:
+                    on_progress, on_done = await self.adopted_hooks(run)
+                except Exception:  # announcements only: the turn runs without them
+                    log.exception("Run %s: its announcements could not be set up", run.id)
             on_step = _with_progress(run, None, on_progress) if on_progress is not None else None
             # The caller's per-call max_steps is not stored: the agent's own limit applies.
             return await self._execute(run, adopted.ticket, None, on_step, on_done)

@@ -273,9 +273,9 @@ class LeaseManager:
         while True:
             async with self.store.read() as q:
                 row = await q.db.fetchone(
-                    "SELECT MIN(ticket), SUM(CASE WHEN ticket = :t THEN 1 ELSE 0 END) FROM lease_tickets"
-                    " WHERE agent_id = :a",
-                    {"a": agent_id, "t": ticket},
+                    "SELECT MIN(ticket), SUM(CASE WHEN ticket = :t AND holder = :h THEN 1 ELSE 0 END)"
+                    " FROM lease_tickets WHERE agent_id = :a",
+                    {"a": agent_id, "t": ticket, "h": self.holder},
                 )
             if row is None or not row[1]:
                 raise LeaseLostError(_lost(agent_id, ticket))
@@ -312,16 +312,20 @@ class LeaseManager:
             ticket = await self.enqueue(agent_id)
         try:
             await self.wait_turn(agent_id, ticket)
-            with self.store.guarded(_fence(agent_id, ticket)):
+            with self.store.guarded(_fence(agent_id, ticket, self.holder)):
                 yield ticket
         finally:
             await asyncio.shield(self.release(agent_id, ticket))
 
 
-def _fence(agent_id: str, ticket: int) -> WriteGuard:
+def _fence(agent_id: str, ticket: int, holder: str) -> WriteGuard:
     async def check(q: Queries) -> None:
-        # One round trip: this runs in every write transaction of every turn.
-        if await q.db.fetchone("SELECT 1 FROM lease_tickets WHERE ticket = :t", {"t": ticket}) is None:
+        # One round trip: this runs in every write transaction of every turn. The holder too: a
+        # ticket adopted by another process (its run taken over) is no longer this process's turn.
+        row = await q.db.fetchone(
+            "SELECT 1 FROM lease_tickets WHERE ticket = :t AND holder = :h", {"t": ticket, "h": holder}
+        )
+        if row is None:
             raise LeaseLostError(_lost(agent_id, ticket))
 
     return check
