@@ -210,3 +210,41 @@ async def test_a_change_on_one_replica_wakes_a_follower_on_another_without_polli
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_follower_goes_on_from_the_last_row_it_read_after_its_connection_drops(
+    postgres_url: str, postgres_server: str
+) -> None:
+    from letta_mcp.models import utcnow
+    from letta_mcp.service.change_relay import LogRelay
+
+    a, b = await Store.open(postgres_url), await Store.open(postgres_url)
+    heard: list[str] = []
+    got = [anyio.Event(), anyio.Event()]
+
+    async def deliver(change: str) -> None:
+        heard.append(change)
+        got[len(heard) - 1].set()
+
+    try:
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(LogRelay(a).follow, utcnow(), deliver)
+                await anyio.sleep(0.5)  # past the follower's first read
+                await LogRelay(b).publish(['{"n": 1}'])
+                await got[0].wait()
+                admin = await asyncpg.connect(postgres_server)
+                try:  # every connection of the follower's store goes: its reader and its listener
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'letta-mcp'"
+                        " AND pid <> pg_backend_pid() AND query NOT ILIKE '%advisory%'"
+                    )
+                finally:
+                    await admin.close()
+                await LogRelay(b).publish(['{"n": 2}'])  # committed while the follower is cut off
+                await got[1].wait()
+                tg.cancel_scope.cancel()
+        assert heard == ['{"n": 1}', '{"n": 2}']
+    finally:
+        await a.close()
+        await b.close()

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from letta_mcp.models import utcnow
@@ -26,8 +28,11 @@ from letta_mcp.service.changes import Deliver
 from letta_mcp.store import Store
 from letta_mcp.store.change_log import CHANNEL
 
+log = logging.getLogger(__name__)
+
 POLL_S = 0.2
 POLL_NOTIFIED_S = 5.0
+RETRY_S = 1.0
 RETENTION_S = 60.0
 TRIM_EVERY = 100
 READ_BATCH = 500
@@ -52,16 +57,28 @@ class LogRelay:
                 await q.change_log.trim(now - timedelta(seconds=RETENTION_S))
 
     async def follow(self, since: datetime, deliver: Deliver) -> None:
+        cursor = _Cursor()
+        while True:
+            try:
+                await self._follow(since, cursor, deliver)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a dropped connection, a restarting database: go on from the last row read
+                log.exception("reading other processes' changes failed; retrying where it stopped")
+                await asyncio.sleep(RETRY_S)
+
+    async def _follow(self, since: datetime, cursor: _Cursor, deliver: Deliver) -> None:
         async with self._store.listen(CHANNEL) as woken:  # listening before the first read: nothing slips by
-            async with self._store.read() as q:
-                seen = await q.change_log.last_before(since)
+            if cursor.seq is None:
+                async with self._store.read() as q:
+                    cursor.seq = await q.change_log.last_before(since)
             while True:
                 if woken is not None:
                     woken.clear()  # before the read: a commit notified during it wakes the next one
                 async with self._store.read() as q:
-                    rows = await q.change_log.after(seen, limit=READ_BATCH)
+                    rows = await q.change_log.after(cursor.seq, limit=READ_BATCH)
                 for row in rows:
-                    seen = row.seq
+                    cursor.seq = row.seq
                     if row.origin != self.origin:
                         await deliver(row.change)
                 if len(rows) == READ_BATCH:
@@ -71,3 +88,10 @@ class LogRelay:
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(woken.wait(), self._notified_poll_s)
+
+
+@dataclass
+class _Cursor:
+    """The ``seq`` of the last row a follower read (None until it knows where to start)."""
+
+    seq: int | None = None

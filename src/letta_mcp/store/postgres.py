@@ -179,12 +179,12 @@ class PostgresDb:
         return self._conn
 
     async def _statement(self, sql: str) -> _Statement:
+        conn = await self.connection()  # first: a new connection starts with an empty cache
         found = self._statements.get(sql)
         if found is not None:
             self._statements.move_to_end(sql)
             return found
         text, names = translate(sql)
-        conn = await self.connection()
         statement = _Statement(await self._translated(conn.prepare(text)), names)
         self._statements[sql] = statement
         if len(self._statements) > _STATEMENT_CACHE:
@@ -246,6 +246,7 @@ class PostgresDb:
             raise BusyError(str(e)) from e
         except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError):
             conn, self._conn = self._conn, None
+            self._statements.clear()  # prepared on that connection
             if conn is not None:
                 conn.terminate()
             raise
