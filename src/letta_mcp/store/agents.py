@@ -171,7 +171,8 @@ class AgentQueries:
                 "SELECT 1 FROM agent_tags t WHERE t.agent_id = a.id AND t.tag LIKE :like ESCAPE '\\'))"
             )
         clause = " WHERE " + " AND ".join(where) if where else ""
-        order = f"{_SORT_KEYS[sort]} {'DESC' if descending else 'ASC'}, a.id"
+        # NULLs (no messages, no tags) placed explicitly: SQLite and PostgreSQL differ by default.
+        order = f"{_SORT_KEYS[sort]} {'DESC NULLS LAST' if descending else 'ASC NULLS FIRST'}, a.id"
         sql = f"SELECT a.id FROM agents a{clause} ORDER BY {order} LIMIT :limit OFFSET :offset"
         ids = [row[0] for row in await self._db.fetchall(sql, params)]
         (total,) = await self._db.fetchone(f"SELECT COUNT(*) FROM agents a{clause}", params) or (0,)

@@ -31,8 +31,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
+from letta_mcp.redact import redact_url
 from letta_mcp.store.db import Params, Row
 from letta_mcp.store.errors import BusyError, IntegrityError, SchemaTooNewError, StoreError
 from letta_mcp.store.pg_migrations import LATEST_VERSION, MIGRATIONS
@@ -252,16 +252,6 @@ class PostgresDb:
             raise
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
-
-
 class PostgresEngine:
     """A PostgreSQL database (or one schema of it, with ``?search_path=<schema>`` in the URL)."""
 
@@ -269,7 +259,7 @@ class PostgresEngine:
 
     def __init__(self, url: str, writer: PostgresDb, reader: PostgresDb, write_lock_key: int) -> None:
         self.url = url
-        self.location = redact(url)
+        self.location = redact_url(url)
         self.writer = writer
         self.reader = reader
         self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({write_lock_key})"
@@ -295,7 +285,7 @@ class PostgresEngine:
             await reader.connection()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             await writer.close()
-            raise StoreError(f"cannot open PostgreSQL at {redact(url)}: {e}") from e
+            raise StoreError(f"cannot open PostgreSQL at {redact_url(url)}: {e}") from e
         except BaseException:
             await writer.close()
             raise

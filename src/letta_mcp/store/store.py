@@ -56,8 +56,8 @@ class Queries:
         self.groups = GroupQueries(db)
         self.inactive_tools = InactiveToolQueries(db)
         self.owners = OwnerQueries(db)
-        self.change_log = ChangeLogQueries(db)
         self.tool_tasks = ToolTaskQueries(db)
+        self.change_log = ChangeLogQueries(db)
 
 
 class SideDb(Db, Protocol):
@@ -211,7 +211,8 @@ class Store:
         return await self.engine.side_connection(busy_timeout_s=busy_timeout_s)
 
     async def integrity_check(self) -> str:
-        return await self.engine.check()
+        async with self.read():  # the check reads on the reader connection: take its turn
+            return await self.engine.check()
 
     def listen(self, channel: str) -> AbstractAsyncContextManager[asyncio.Event | None]:
         """Notifications of ``channel`` from every process sharing the database (see `Engine.listen`)."""
