@@ -63,6 +63,30 @@ def fresh_schema(url: str) -> tuple[str, str]:
     return name, f"{url}{'&' if '?' in url else '?'}search_path={name}"
 
 
+def dump_schema(url: str, *, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every row of every table of the URL's schema as ``table: row`` lines, sorted (tables in
+    ``skip`` left out): equal dumps mean nothing was written."""
+    import asyncpg
+
+    lines: list[str] = []
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            tables = await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            )
+            for (table,) in tables:
+                if table not in skip:
+                    lines.extend(f"{table}: {tuple(row)!r}" for row in await conn.fetch(f'SELECT * FROM "{table}"'))
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, run()).result()
+    return sorted(lines)
+
+
 def drop_schema(url: str, name: str) -> None:
     _run(f"DROP SCHEMA {name} CASCADE", url)
 

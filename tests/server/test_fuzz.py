@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,6 +30,7 @@ from letta_mcp.config import Settings
 from letta_mcp.llm.scripted import ScriptedProvider, reply
 from letta_mcp.server import create_server
 from letta_mcp.service import AgentService
+from postgres import dump_schema
 
 # numpy is imported above, before any server thread runs: the server's archival code imports it in
 # a worker thread, and Hypothesis looks into sys.modules["numpy"] from this one, where a half-imported
@@ -160,9 +160,11 @@ def scripted() -> ScriptedProvider:
 VOLATILE = ('INSERT INTO "processes"', """INSERT INTO "sqlite_sequence" VALUES('lease_tickets',""")
 
 
-def dump(db: Path) -> list[str]:
-    """The committed database as SQL, less the turn-taking bookkeeping."""
-    conn = sqlite3.connect(db)
+def dump(settings: Settings) -> list[str]:
+    """The committed database as SQL (as rows on PostgreSQL), less the turn-taking bookkeeping."""
+    if settings.database_url:
+        return dump_schema(settings.database_url, skip=("processes", "lease_tickets"))
+    conn = sqlite3.connect(settings.data_dir / "letta.db")
     try:
         return [line for line in conn.iterdump() if not line.startswith(VOLATILE)]
     finally:
@@ -225,7 +227,6 @@ EXAMPLES_PER_TOOL = 30
 def test_any_arguments_get_a_clear_answer_and_a_refusal_writes_nothing(
     surface: Surface, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    db = settings.data_dir / "letta.db"
 
     def check(name: str, args: dict[str, Any]) -> None:
         if name not in DESTRUCTIVE:
@@ -233,9 +234,9 @@ def test_any_arguments_get_a_clear_answer_and_a_refusal_writes_nothing(
         caplog.clear()
         with caplog.at_level(logging.INFO):
             surface.settle()
-            before = dump(db)
+            before = dump(settings)
             result = surface.call(name, args)
-            after = dump(db)
+            after = dump(settings)
         text = result.content[0].text if result.is_error else ""
         # The SDK's answer to an exception we did not handle is the bare name: the caller learns nothing.
         assert text != f"Error executing tool {name}", args
