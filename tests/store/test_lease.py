@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -272,3 +274,29 @@ async def test_a_stalled_process_cannot_run_a_queued_run_another_process_adopted
                 assert (await q.runs.get(run.id)).holder == b.holder
     finally:
         await _close(a, b)
+
+
+async def test_a_peer_in_another_pid_namespace_of_the_same_host_is_judged_by_its_heartbeat(
+    target: Path | str,
+) -> None:
+    """Containers sharing a host name have pid namespaces of their own: a peer's pid missing from
+    this one's says nothing, so only a stale heartbeat makes it dead."""
+    store = await Store.open(target)
+    live = LeaseManager(store, ttl_s=30)
+    await live.start()
+    try:
+        async with store.write() as q:
+            await q.db.execute(
+                "INSERT INTO processes (holder, pid, host, started_at, heartbeat_at) VALUES"
+                " ('container:999999:x', 999999, :host, 'x', :now)",
+                {"host": f"{socket.gethostname()}/pid:1", "now": time.time()},
+            )
+        await live.sweep()
+        async with store.read() as q:
+            assert await q.db.fetchone("SELECT 1 FROM processes WHERE holder = 'container:999999:x'") is not None
+            mine = await q.db.fetchone("SELECT host FROM processes WHERE holder = :h", {"h": live.holder})
+        # This process registers its own pid namespace with its host name (Linux).
+        assert mine is not None and mine[0] == f"{socket.gethostname()}/pid:{os.stat('/proc/self/ns/pid').st_ino}"
+    finally:
+        await live.stop()
+        await store.close()

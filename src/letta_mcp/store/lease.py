@@ -127,7 +127,7 @@ class LeaseManager:
             {
                 "holder": self.holder,
                 "pid": os.getpid(),
-                "host": socket.gethostname(),
+                "host": _pid_space(),
                 "started": ts(utcnow()),
                 "now": time.time(),
             },
@@ -208,7 +208,7 @@ class LeaseManager:
 
     async def _dead(self, q: Queries) -> list[str]:
         rows = await q.db.fetchall("SELECT holder, pid, host, heartbeat_at FROM processes")
-        host = socket.gethostname()
+        host = _pid_space()
         cutoff = min(time.time(), max((r["heartbeat_at"] for r in rows), default=0.0)) - self.ttl_s
         return [
             r["holder"]
@@ -337,6 +337,17 @@ def _lost(agent_id: str, ticket: int) -> str:
         "longer than the lease TTL and was taken for dead, so its run was marked interrupted and another "
         "process may be running the agent's turns. Nothing more of this turn is written."
     )
+
+
+def _pid_space() -> str:
+    """Where this process's pid means something: the host name, and on Linux the pid namespace.
+    Containers sharing a host name (host networking, a fixed ``hostname:``) each have their own pid
+    namespace: a peer's pid missing from ours says nothing about whether it runs."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux
+        return socket.gethostname()
+    return f"{socket.gethostname()}/pid:{namespace}"
 
 
 def _pid_alive(pid: int) -> bool:
