@@ -63,6 +63,14 @@ def fresh_schema(url: str) -> tuple[str, str]:
     return name, f"{url}{'&' if '?' in url else '?'}search_path={name}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A test's database on each engine in turn: a SQLite file, then an empty PostgreSQL schema."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "letta.db"
+
+
 def dump_schema(url: str, *, skip: tuple[str, ...] = ()) -> list[str]:
     """Every row of every table of the URL's schema as ``table: row`` lines, sorted (tables in
     ``skip`` left out): equal dumps mean nothing was written."""

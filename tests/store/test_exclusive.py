@@ -14,15 +14,8 @@ from letta_mcp.store import Store
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres_url"))
-    return tmp_path / "letta.db"
-
-
-async def test_a_second_process_is_not_elected_while_the_first_holds_the_job(target: Path | str) -> None:
-    a, b = await Store.open(target), await Store.open(target)
+async def test_a_second_process_is_not_elected_while_the_first_holds_the_job(store_target: Path | str) -> None:
+    a, b = await Store.open(store_target), await Store.open(store_target)
     try:
         with anyio.fail_after(30):
             async with a.exclusive("job") as first:
@@ -52,9 +45,11 @@ asyncio.run(main())
 """
 
 
-async def test_the_job_is_free_again_when_its_process_dies(target: Path | str) -> None:
-    store = await Store.open(target)
-    holder = await anyio.open_process([sys.executable, "-c", HOLDER, str(target)], stderr=None, env=dict(os.environ))
+async def test_the_job_is_free_again_when_its_process_dies(store_target: Path | str) -> None:
+    store = await Store.open(store_target)
+    holder = await anyio.open_process(
+        [sys.executable, "-c", HOLDER, str(store_target)], stderr=None, env=dict(os.environ)
+    )
     try:
         assert holder.stdout is not None
         with anyio.fail_after(60):

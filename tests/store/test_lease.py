@@ -19,14 +19,6 @@ from letta_mcp.store.lease import Adopted, LeaseManager
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """The shared database of the "processes": a SQLite file, or a PostgreSQL schema (replicas)."""
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgres_url"))
-    return tmp_path / "letta.db"
-
-
 async def _two_processes(path: Path | str, ttl: float = 5.0) -> tuple[LeaseManager, LeaseManager]:
     a = LeaseManager(await Store.open(path), ttl_s=ttl, holder="host-a:1:a")
     b = LeaseManager(await Store.open(path), ttl_s=ttl, holder="host-b:2:b")
@@ -41,8 +33,8 @@ async def _close(*managers: LeaseManager) -> None:
         await m.store.close()
 
 
-async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(target: Path | str) -> None:
-    a, b = await _two_processes(target)
+async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target)
     order: list[str] = []
     running = 0
     try:
@@ -69,8 +61,8 @@ async def test_turns_run_one_at_a_time_in_arrival_order_across_processes(target:
         await _close(a, b)
 
 
-async def test_other_agents_are_not_blocked(target: Path | str) -> None:
-    a, b = await _two_processes(target)
+async def test_other_agents_are_not_blocked(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target)
     try:
         with anyio.fail_after(5):
             async with a.hold("agent-1"), b.hold("agent-2"):
@@ -93,8 +85,8 @@ async def _tickets(store: Store) -> list[int]:
         return [row[0] for row in await q.db.fetchall("SELECT ticket FROM lease_tickets ORDER BY ticket")]
 
 
-async def test_a_silent_process_stops_blocking_after_the_ttl(target: Path | str) -> None:
-    a, b = await _two_processes(target, ttl=60)  # no beat of its own within the test
+async def test_a_silent_process_stops_blocking_after_the_ttl(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target, ttl=60)  # no beat of its own within the test
     try:
         assert await a.enqueue("agent-1")
         await _age(b.store, [a.holder], 120)  # process a hangs
@@ -106,8 +98,8 @@ async def test_a_silent_process_stops_blocking_after_the_ttl(target: Path | str)
         await _close(a, b)
 
 
-async def test_a_swept_process_can_neither_commit_nor_overlap(target: Path | str) -> None:
-    a, b = await _two_processes(target, ttl=60)
+async def test_a_swept_process_can_neither_commit_nor_overlap(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target, ttl=60)
     order: list[str] = []
     b_running, b_may_end = anyio.Event(), anyio.Event()
 
@@ -145,8 +137,8 @@ async def test_a_swept_process_can_neither_commit_nor_overlap(target: Path | str
         await _close(a, b)
 
 
-async def test_a_queued_turn_of_a_swept_process_never_runs(target: Path | str) -> None:
-    a, b = await _two_processes(target, ttl=60)
+async def test_a_queued_turn_of_a_swept_process_never_runs(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target, ttl=60)
     try:
         with anyio.fail_after(5):
             ticket = await a.enqueue("agent-1")
@@ -159,8 +151,8 @@ async def test_a_queued_turn_of_a_swept_process_never_runs(target: Path | str) -
         await _close(a, b)
 
 
-async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(target: Path | str) -> None:
-    a, b = await _two_processes(target, ttl=60)
+async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target, ttl=60)
     try:
         stale = await a.enqueue("agent-1")
         await _age(b.store, [a.holder], 120)
@@ -173,8 +165,8 @@ async def test_tickets_are_never_reused_and_a_release_frees_only_its_own(target:
         await _close(a, b)
 
 
-async def test_a_database_locked_past_the_ttl_sweeps_nobody(target: Path | str) -> None:
-    a, b = await _two_processes(target, ttl=60)
+async def test_a_database_locked_past_the_ttl_sweeps_nobody(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target, ttl=60)
     try:
         # A write held for two minutes: no process's heartbeat got through, the living included.
         await _age(b.store, [a.holder, b.holder], 120)
@@ -185,8 +177,8 @@ async def test_a_database_locked_past_the_ttl_sweeps_nobody(target: Path | str) 
         await _close(a, b)
 
 
-async def test_the_heartbeat_never_waits_for_a_write_transaction(target: Path | str) -> None:
-    a, b = await _two_processes(target, ttl=60)
+async def test_the_heartbeat_never_waits_for_a_write_transaction(store_target: Path | str) -> None:
+    a, b = await _two_processes(store_target, ttl=60)
     try:
         with anyio.fail_after(5):
             async with a.store.write():  # a long write of this very process ...
@@ -196,9 +188,9 @@ async def test_the_heartbeat_never_waits_for_a_write_transaction(target: Path | 
         await _close(a, b)
 
 
-async def test_a_task_started_during_a_turn_may_write_after_it(target: Path | str) -> None:
+async def test_a_task_started_during_a_turn_may_write_after_it(store_target: Path | str) -> None:
     """The fence is the turn's own: a worker it wakes (e.g. the archival indexer) outlives its ticket."""
-    manager = LeaseManager(await Store.open(target), ttl_s=60)
+    manager = LeaseManager(await Store.open(store_target), ttl_s=60)
     await manager.start()
     may_write = anyio.Event()
 
@@ -217,8 +209,8 @@ async def test_a_task_started_during_a_turn_may_write_after_it(target: Path | st
         await _close(manager)
 
 
-async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(target: Path | str) -> None:
-    path = target
+async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(store_target: Path | str) -> None:
+    path = store_target
     store = await Store.open(path)
     now = utcnow()
     agent = Agent(id=new_id("agent"), name="a", system="s", model="openai/x", tools=[], created_at=now, updated_at=now)
@@ -246,10 +238,10 @@ async def test_runs_of_a_dead_process_are_interrupted_and_live_ones_kept(target:
         await store.close()
 
 
-async def test_a_stalled_process_cannot_run_a_queued_run_another_process_adopted(target: Path | str) -> None:
+async def test_a_stalled_process_cannot_run_a_queued_run_another_process_adopted(store_target: Path | str) -> None:
     """The stalled process comes back and still has the ticket registered locally, but the ticket is
     the adopter's now: it can neither take the turn nor write; the adopter can."""
-    a, b = await _two_processes(target, ttl=60)
+    a, b = await _two_processes(store_target, ttl=60)
     adopted: list[Adopted] = []
     b.on_adopted = adopted.append
     now = utcnow()
@@ -277,11 +269,11 @@ async def test_a_stalled_process_cannot_run_a_queued_run_another_process_adopted
 
 
 async def test_a_peer_in_another_pid_namespace_of_the_same_host_is_judged_by_its_heartbeat(
-    target: Path | str,
+    store_target: Path | str,
 ) -> None:
     """Containers sharing a host name have pid namespaces of their own: a peer's pid missing from
     this one's says nothing, so only a stale heartbeat makes it dead."""
-    store = await Store.open(target)
+    store = await Store.open(store_target)
     live = LeaseManager(store, ttl_s=30)
     await live.start()
     try:
