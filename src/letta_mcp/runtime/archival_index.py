@@ -46,6 +46,21 @@ SPACE_KEY = "vector_space"
 _RETRY_DELAYS_S = (1.0, 5.0, 30.0, 120.0)
 
 
+async def gather(wake: asyncio.Event, closed: Callable[[], bool]) -> None:
+    """Wait until wake-ups pause for `GATHER_S` (at most `GATHER_MAX_S`), so a run of writes becomes
+    one index write; clears ``wake``. Shared by the archival and message indexers."""
+    deadline = asyncio.get_running_loop().time() + GATHER_MAX_S
+    while not closed():
+        wake.clear()
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(wake.wait(), min(GATHER_S, max(0.0, left)))
+        except TimeoutError:
+            return
+        if left <= 0:
+            return
+
+
 @dataclass(frozen=True)
 class IndexStatus:
     passages: int
@@ -152,16 +167,7 @@ class ArchivalIndexer:
 
     async def _gather(self) -> None:
         """Wait until inserts pause (see `GATHER_S`); clears the wake-up flag."""
-        deadline = asyncio.get_running_loop().time() + GATHER_MAX_S
-        while not self._closed:
-            self._wake.clear()
-            left = deadline - asyncio.get_running_loop().time()
-            try:
-                await asyncio.wait_for(self._wake.wait(), min(GATHER_S, max(0.0, left)))
-            except TimeoutError:
-                return
-            if left <= 0:
-                return
+        await gather(self._wake, lambda: self._closed)
 
     async def _drain(self) -> None:
         while not self._closed:

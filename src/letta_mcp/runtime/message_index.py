@@ -30,11 +30,10 @@ from datetime import datetime
 from letta_mcp.models import Message, Role
 from letta_mcp.runtime.archival import ArchivalMemory
 from letta_mcp.runtime.archival_index import (
-    GATHER_MAX_S,
-    GATHER_S,
     MAINTAIN_AT_LEAST,
     MAINTAIN_EVERY,
     MAINTAIN_FRACTION,
+    gather,
 )
 from letta_mcp.runtime.fusion import fuse
 from letta_mcp.store import Queries, Store
@@ -141,16 +140,7 @@ class MessageIndex:
     async def _gather(self) -> None:
         """Wait until turns pause (archival's `GATHER_S`), so back-to-back turns become one write;
         clears the wake-up flag."""
-        deadline = asyncio.get_running_loop().time() + GATHER_MAX_S
-        while not self._closed:
-            self._wake.clear()
-            left = deadline - asyncio.get_running_loop().time()
-            try:
-                await asyncio.wait_for(self._wake.wait(), min(GATHER_S, max(0.0, left)))
-            except TimeoutError:
-                return
-            if left <= 0:
-                return
+        await gather(self._wake, lambda: self._closed)
 
     async def _maintain(self) -> None:
         """Compact as archival does: after `MAINTAIN_AT_LEAST` to `MAINTAIN_EVERY` new rows."""
